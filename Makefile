@@ -1,0 +1,47 @@
+# turbosio: make demo | make test | make install | make lint | make bench
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck fmt js bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+tests/js/node_modules/.installed: tests/js/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tests/js && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+		echo "!!! npm not found: the JavaScript interop tests will be skipped"; \
+	fi
+
+js: tests/js/node_modules/.installed
+
+demo: $(STAMP)
+	$(PY) -m turbosio demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format src tests
+	$(VENV)/bin/ruff check --fix src tests
+
+test: $(STAMP)
+	-@$(MAKE) --no-print-directory js
+	$(MAKE) --no-print-directory lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench:
+	@echo "make bench: the benchmark suite arrives with the performance issue (benchmarks/)."
+
+clean:
+	rm -rf $(VENV) tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache
