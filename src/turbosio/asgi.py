@@ -1,0 +1,530 @@
+"""The ASGI front end: serve turbosio under uvicorn, hypercorn or any ASGI 3 server.
+
+:class:`ASGIApp` carries HTTP requests and WebSocket connections from an ASGI server to the
+engine over the seam in :mod:`turbosio.engineio.io`, the same seam the embedded server uses.
+Requests for paths outside the engine's path go to ``other_app`` (FastAPI, Starlette, ...)
+untouched, and so does the lifespan protocol.
+
+How the ASGI model is fitted to the seam:
+
+* ``Request.respond`` may come long after ``handle_request`` returned (a held long-poll): the
+  request's coroutine waits on a future that ``respond`` resolves, and meanwhile watches
+  ``receive`` for ``http.disconnect``, which fires the ``on_disconnect`` callback.
+* ASGI sends need awaits and ``WebSocket.send_*`` must not block: sends append to the
+  connection's buffer and wake that connection's single writer coroutine, which drains it in
+  order. No task per message; one reader and one writer per connection.
+* ``reject`` answers with a real HTTP response where the server offers the
+  ``websocket.http.response`` extension, and with ``websocket.close`` (a 403) elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from .engineio.io import Headers, Request, SharedMessage, WebSocketHandler, WebSocketRequest
+
+__all__ = ["ASGIApp", "EngineApp"]
+
+logger = logging.getLogger("turbosio.asgi")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# A WebSocket closed before a close frame was exchanged (RFC 6455 section 7.1.5).
+_ABNORMAL_CLOSURE = 1006
+_MESSAGE_TOO_BIG = 1009
+_INTERNAL_ERROR = 1011
+
+
+class EngineApp(Protocol):
+    """What :class:`ASGIApp` serves: the object the embedded server serves too.
+
+    It routes by path and answers requests for paths it does not own (404) itself; ``owns``
+    is asked only when there is an ``other_app`` to hand those paths to.
+    """
+
+    max_body_size: int
+
+    def owns(self, path: str) -> bool:
+        """Whether requests for ``path`` are the engine's (e.g. under ``/socket.io/``)."""
+
+    def handle_request(self, req: Request) -> None:
+        """Take an HTTP request (a :class:`turbosio.engineio.io.Request`)."""
+
+    def handle_websocket(self, req: WebSocketRequest) -> None:
+        """Take a WebSocket upgrade (a :class:`turbosio.engineio.io.WebSocketRequest`)."""
+
+
+class ASGIApp:
+    """An ASGI 3 application serving ``app`` (http, websocket and lifespan scopes).
+
+    ``other_app``, when given, receives every request whose path ``app`` does not own, and
+    the lifespan events; without it, lifespan startup and shutdown are answered at once and
+    ``app`` answers every path itself.
+
+    Run it with any ASGI server, e.g. ``uvicorn.run(sio.asgi(), port=5000)``; turbosio's
+    :class:`~turbosio.Server` builds one with ``sio.asgi(other_app=None)``.
+    """
+
+    def __init__(self, app: EngineApp, other_app: ASGI3App | None = None) -> None:
+        self.app = app
+        self.other_app = other_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection (the ASGI 3 entry point)."""
+        kind = scope["type"]
+        other = self.other_app
+        if kind == "http":
+            if other is not None and not self.app.owns(scope["path"]):
+                await other(scope, receive, send)
+            else:
+                await self._http(scope, receive, send)
+        elif kind == "websocket":
+            if other is not None and not self.app.owns(scope["path"]):
+                await other(scope, receive, send)
+            else:
+                await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            if other is not None:
+                await other(scope, receive, send)
+            else:
+                await _lifespan(receive, send)
+        elif other is not None:
+            await other(scope, receive, send)
+        else:
+            raise ValueError(f"turbosio.ASGIApp cannot serve ASGI scope type {kind!r}")
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        limit = self.app.max_body_size
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _send_response(send, 413, [], b"")
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    await _send_response(send, 413, [], b"")
+                    return
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        req = _HTTPRequest(scope, headers, body)
+        try:
+            self.app.handle_request(req)
+        except Exception:
+            logger.exception("turbosio: error while handling %s %s", req.method, req.path)
+            req.respond(500, [], b"")
+        if req.response is None and not await req.wait_response(receive):
+            return
+        response = req.response
+        assert response is not None
+        await _send_response(send, *response)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        req = _WebSocketRequest(scope, _headers(scope))
+        try:
+            self.app.handle_websocket(req)
+        except Exception:
+            logger.exception("turbosio: error while handling WebSocket %s", req.path)
+            if req.decision is None:
+                req.reject(500, [], b"")
+        if req.decision is None and not await req.wait_decision(receive):
+            return
+        decision = req.decision
+        if isinstance(decision, _ASGIWebSocket):
+            await decision.run(receive, send)
+            return
+        assert decision is not None
+        status, headers, body = decision
+        if "websocket.http.response" in (scope.get("extensions") or {}):
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": status,
+                    "headers": _encode_headers(headers, body),
+                }
+            )
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            # Without the extension, closing before the accept is how ASGI refuses (403).
+            await send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            # Cookie headers split by the client (HTTP/2 does) join with "; " as Node does.
+            headers[name] += ("; " if name == "cookie" else ", ") + value
+        else:
+            headers[name] = value
+    return headers
+
+
+def _encode_headers(headers: Headers, body: bytes) -> list[tuple[bytes, bytes]]:
+    encoded = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in headers
+        if name.lower() != "content-length"
+    ]
+    encoded.append((b"content-length", str(len(body)).encode("ascii")))
+    return encoded
+
+
+async def _send_response(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    await send(
+        {"type": "http.response.start", "status": status, "headers": _encode_headers(headers, body)}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BaseRequest:
+    """The request fields both scope types share (see :class:`turbosio.engineio.io.Request`)."""
+
+    __slots__ = (
+        "_disconnect_callback",
+        "body",
+        "client",
+        "headers",
+        "method",
+        "path",
+        "query",
+        "query_string",
+        "scheme",
+    )
+
+    def __init__(self, scope: Scope, headers: dict[str, str], method: str, body: bytes) -> None:
+        self.method = method
+        self.path: str = scope["path"]
+        self.query_string = scope.get("query_string", b"").decode("latin-1")
+        query: dict[str, str] = {}
+        for name, value in parse_qsl(self.query_string, keep_blank_values=True):
+            query.setdefault(name, value)
+        self.query: Mapping[str, str] = query
+        self.headers: Mapping[str, str] = headers
+        self.body = body
+        client = scope.get("client")
+        self.client: tuple[str, int] | None = (client[0], client[1]) if client else None
+        self.scheme: str = scope.get("scheme", "http")
+        self._disconnect_callback: Callable[[], None] | None = None
+
+    def on_disconnect(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` if the client goes away before the request is answered."""
+        self._disconnect_callback = callback
+
+    def _client_gone(self) -> None:
+        callback = self._disconnect_callback
+        self._disconnect_callback = None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                logger.exception("turbosio: error in an on_disconnect callback")
+
+
+async def _watch_disconnect(receive: Receive, disconnect_type: str) -> None:
+    while (await receive())["type"] != disconnect_type:
+        pass
+
+
+async def _wait_or_disconnect(
+    waiter: asyncio.Future[None], receive: Receive, disconnect_type: str
+) -> bool:
+    """Wait for ``waiter``; False if the client disconnected (or we were cancelled) first."""
+    watcher = asyncio.ensure_future(_watch_disconnect(receive, disconnect_type))
+    try:
+        await asyncio.wait((waiter, watcher), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        watcher.cancel()
+        raise
+    if waiter.done():
+        watcher.cancel()
+        return True
+    return False
+
+
+class _HTTPRequest(_BaseRequest):
+    """An HTTP request whose answer may come later than ``handle_request`` returned."""
+
+    __slots__ = ("_waiter", "response")
+
+    def __init__(self, scope: Scope, headers: dict[str, str], body: bytes) -> None:
+        super().__init__(scope, headers, scope["method"], body)
+        self.response: tuple[int, Headers, bytes] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def respond(self, status: int, headers: Headers, body: bytes) -> None:
+        """Send the response (once; later calls, and calls after the client left, do nothing)."""
+        if self.response is not None:
+            return
+        self.response = (status, headers, body)
+        self._disconnect_callback = None
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_response(self, receive: Receive) -> bool:
+        """Wait for ``respond``; on a disconnect first, fire the callback and return False."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        answered = False
+        try:
+            answered = await _wait_or_disconnect(waiter, receive, "http.disconnect")
+        finally:
+            if not answered:
+                # Swallow any later respond(): there is nobody left to send it to.
+                self.response = self.response or (0, [], b"")
+                self._client_gone()
+        return answered
+
+
+class _WebSocketRequest(_BaseRequest):
+    """A WebSocket upgrade waiting for the engine to accept or reject it."""
+
+    __slots__ = ("_abandoned", "_waiter", "decision")
+
+    def __init__(self, scope: Scope, headers: dict[str, str]) -> None:
+        super().__init__(scope, headers, "GET", b"")
+        self.decision: _ASGIWebSocket | tuple[int, Headers, bytes] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._abandoned = False
+
+    def accept(self, max_message_size: int) -> _ASGIWebSocket:
+        """Complete the handshake; messages over ``max_message_size`` bytes close with 1009."""
+        if self.decision is not None:
+            raise RuntimeError("this WebSocket request was already accepted or rejected")
+        ws = _ASGIWebSocket(max_message_size)
+        if self._abandoned:
+            ws.abandon()
+        self.decision = ws
+        self._decided()
+        return ws
+
+    def reject(self, status: int, headers: Headers, body: bytes) -> None:
+        """Answer with a plain HTTP response instead of upgrading."""
+        if self.decision is None:
+            self.decision = (status, headers, body)
+            self._decided()
+
+    def respond(self, status: int, headers: Headers, body: bytes) -> None:
+        """Same as :meth:`reject`: an upgrade request answered over plain HTTP."""
+        self.reject(status, headers, body)
+
+    def _decided(self) -> None:
+        self._disconnect_callback = None
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_decision(self, receive: Receive) -> bool:
+        """Wait for accept/reject; on a disconnect first, fire the callback and return False."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        decided = False
+        try:
+            decided = await _wait_or_disconnect(waiter, receive, "websocket.disconnect")
+        finally:
+            if not decided:
+                self._abandoned = True
+                self._client_gone()
+        return decided
+
+
+class _ASGIWebSocket:
+    """An accepted WebSocket: sends are buffered and drained by one writer coroutine."""
+
+    __slots__ = (
+        "_close_code",
+        "_closed",
+        "_closing",
+        "_handler",
+        "_max_size",
+        "_out",
+        "_pending",
+        "_waiter",
+    )
+
+    def __init__(self, max_message_size: int) -> None:
+        self._max_size = max_message_size
+        self._out: deque[Message] = deque([{"type": "websocket.accept"}])
+        self._waiter: asyncio.Future[None] | None = None
+        self._handler: WebSocketHandler | None = None
+        # What arrived (or the close) before set_handler: delivered by set_handler.
+        self._pending: list[str | bytes] = []
+        self._closing = False  # close() was called: nothing more is queued
+        self._closed = False  # on_ws_close was (or is due to be) delivered
+        self._close_code: int | None = None
+
+    # The WebSocket protocol (see turbosio.engineio.io.WebSocket).
+
+    def set_handler(self, handler: WebSocketHandler) -> None:
+        """Route incoming messages and the close to ``handler`` from now on."""
+        self._handler = handler
+        pending, self._pending = self._pending, []
+        for data in pending:
+            if self._closing:
+                break
+            self._deliver(handler, data)
+        if self._closed and self._close_code is not None:
+            code, self._close_code = self._close_code, None
+            handler.on_ws_close(code)
+
+    def send_text(self, data: str) -> None:
+        """Queue one text message."""
+        if not self._closing:
+            self._out.append({"type": "websocket.send", "text": data})
+            self._wake()
+
+    def send_bytes(self, data: bytes) -> None:
+        """Queue one binary message."""
+        if not self._closing:
+            self._out.append({"type": "websocket.send", "bytes": data})
+            self._wake()
+
+    def send_shared(self, message: SharedMessage) -> None:
+        """Queue one shared message (ASGI frames it per connection; nothing to cache)."""
+        data = message.data
+        if isinstance(data, str):
+            self.send_text(data)
+        else:
+            self.send_bytes(data)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close after what is queued; ``on_ws_close(code)`` follows."""
+        if not self._closing:
+            self._closing = True
+            self._out.append({"type": "websocket.close", "code": code, "reason": reason})
+            self._wake()
+            if self._close_code is None:
+                self._close_code = code
+
+    # The connection's coroutines.
+
+    def abandon(self) -> None:
+        """The client left before the accept: report the close to whoever sets a handler."""
+        self._closing = True
+        self._out.clear()
+        self._finish(_ABNORMAL_CLOSURE)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def run(self, receive: Receive, send: Send) -> None:
+        """Serve the connection: read here, write in one writer task, until it closes."""
+        writer = asyncio.ensure_future(self._write_loop(send))
+        try:
+            await self._read_loop(receive)
+        finally:
+            self._closing = True
+            writer.cancel()
+            await asyncio.wait((writer,))
+            # Covers cancellation (server shutdown): the handler still hears of the close.
+            self._finish(_ABNORMAL_CLOSURE)
+
+    async def _write_loop(self, send: Send) -> None:
+        out = self._out
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while out:
+                    message = out.popleft()
+                    await send(message)
+                    if message["type"] == "websocket.close":
+                        return
+                self._waiter = loop.create_future()
+                await self._waiter
+                self._waiter = None
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The peer is gone (servers raise on a send after the disconnect): the reader
+            # gets websocket.disconnect and reports the close.
+            self._closing = True
+            out.clear()
+
+    async def _read_loop(self, receive: Receive) -> None:
+        max_size = self._max_size
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                if self._closing:
+                    continue  # past our close frame: only the peer's close matters now
+                text = message.get("text")
+                data: str | bytes = text if text is not None else message.get("bytes") or b""
+                size = len(data)
+                # A str has at most 4 UTF-8 bytes per code point: encode only when in doubt.
+                if (
+                    isinstance(data, str)
+                    and size <= max_size < size * 4
+                    and len(data.encode("utf-8")) > max_size
+                ):
+                    size = max_size + 1
+                if size > max_size:
+                    self.close(_MESSAGE_TOO_BIG, "message too big")
+                    continue
+                handler = self._handler
+                if handler is None:
+                    self._pending.append(data)
+                else:
+                    self._deliver(handler, data)
+            elif kind == "websocket.disconnect":
+                self._finish(message.get("code", 1005))
+                return
+
+    def _deliver(self, handler: WebSocketHandler, data: str | bytes) -> None:
+        try:
+            handler.on_ws_message(data)
+        except Exception:
+            logger.exception("turbosio: error while handling a WebSocket message")
+            self.close(_INTERNAL_ERROR, "internal error")
+
+    def _finish(self, code: int) -> None:
+        """Deliver ``on_ws_close`` exactly once: our close code if we closed first."""
+        if self._closed:
+            return
+        self._closed = True
+        self._closing = True
+        if self._close_code is None:
+            self._close_code = code
+        handler = self._handler
+        if handler is not None:
+            code, self._close_code = self._close_code, None
+            try:
+                handler.on_ws_close(code)
+            except Exception:
+                logger.exception("turbosio: error in on_ws_close")
