@@ -1,0 +1,498 @@
+"""Socket.IO v5 packets, and the JSON parser that puts them on the wire.
+
+Pure codec: no I/O, no clock. Every Socket.IO packet travels as the data of an Engine.IO
+MESSAGE packet; this module encodes and decodes that data (the hot-path helpers
+:func:`encode_event_text` and :func:`encode_ack_text` include the Engine.IO ``"4"`` too).
+
+JSON wire form (socket.io-parser 4.x)::
+
+    <type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]
+
+``42["chat","hi"]`` is an EVENT on ``/`` (after the Engine.IO ``4``); ``2/admin,12["x"]`` an
+EVENT on ``/admin`` asking for ACK 12; ``51-["up",{"_placeholder":true,"num":0}]`` a
+BINARY_EVENT whose one attachment follows as a binary Engine.IO message.
+
+Design rules:
+
+* Decoding validates exactly what Node's socket.io-parser validates (and raises
+  :class:`~turbosio.protocol.DecodeError` where it throws), with three deliberate tightenings:
+  the type, attachment count and ack id must be ASCII digits (Node's ``Number()`` also takes
+  ``" "`` or ``"1e1"``), ack ids above 2**53 - 1 are refused (Node would lose precision), and
+  a payload is required where the protocol requires one (EVENT, ACK, CONNECT_ERROR).
+* Decoded binary packets come out as EVENT/ACK with their ``bytes`` back in place, as Node's
+  decoder gives them; encoding picks EVENT or BINARY_EVENT (ACK or BINARY_ACK) from the data,
+  so a packet carrying bytes never goes out as a plain EVENT.
+* The hot path pays for binary support only when there is binary: encoders try orjson first
+  and look for bytes only when orjson refuses the data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Protocol
+
+import orjson
+
+from .errors import DecodeError
+
+__all__ = [
+    "RESERVED_EVENTS",
+    "Decoder",
+    "JsonDecoder",
+    "JsonParser",
+    "Packet",
+    "PacketFields",
+    "PacketType",
+    "Parser",
+    "encode_ack_text",
+    "encode_event_text",
+    "has_binary",
+    "json_parser",
+]
+
+
+class PacketType(IntEnum):
+    """Socket.IO packet types: the first digit of a JSON-encoded packet."""
+
+    CONNECT = 0
+    DISCONNECT = 1
+    EVENT = 2
+    ACK = 3
+    CONNECT_ERROR = 4
+    BINARY_EVENT = 5
+    BINARY_ACK = 6
+
+
+#: Event names a peer may not send: they mean something to the Socket.IO layer itself.
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One Socket.IO packet.
+
+    ``data`` by type: EVENT the list ``[event, *args]``; ACK the list of args; CONNECT an
+    optional dict (the client's auth payload, or the server's ``{"sid": ...}``); CONNECT_ERROR
+    a dict (``{"message": ...}``) or a str; DISCONNECT nothing. ``None`` means no payload.
+    ``id`` is the ack id, if the sender wants an acknowledgement (EVENT) or answers one (ACK).
+    """
+
+    type: PacketType
+    namespace: str = "/"
+    data: Any = None
+    id: int | None = None
+
+
+#: A decoded packet as a plain tuple ``(type, namespace, data, id)``, for the hot path:
+#: building one costs a fraction of a frozen :class:`Packet`.
+PacketFields = tuple[PacketType, str, Any, "int | None"]
+
+
+class Decoder(Protocol):
+    """Decodes the messages of one connection (binary attachments make it stateful)."""
+
+    def feed(self, data: str | bytes) -> Packet | None:
+        """Take one Engine.IO message; return the packet it completes, or ``None`` while
+        attachments are still due. Raises :class:`~turbosio.protocol.DecodeError`."""
+
+    def feed_fields(self, data: str | bytes) -> PacketFields | None:
+        """Same as :meth:`feed`, the packet as ``(type, namespace, data, id)``."""
+
+
+class Parser(Protocol):
+    """A Socket.IO packet codec (the ``parser`` option of Node's socket.io)."""
+
+    def encode(self, packet: Packet) -> list[str | bytes]:
+        """Encode a packet into Engine.IO messages: the packet first, then its attachments.
+
+        Raises ``TypeError`` if the data holds values the codec cannot serialise.
+        """
+
+    def decoder(self) -> Decoder:
+        """A decoder for one connection."""
+
+
+# --- shared tables -------------------------------------------------------------------------
+
+_TYPES = tuple(PacketType)
+_TYPE_BY_CHAR: dict[str, PacketType] = {str(int(t)): t for t in PacketType}
+_CONNECT = PacketType.CONNECT
+_DISCONNECT = PacketType.DISCONNECT
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
+_CONNECT_ERROR = PacketType.CONNECT_ERROR
+_BINARY_EVENT = PacketType.BINARY_EVENT
+_BINARY_ACK = PacketType.BINARY_ACK
+
+_BINARY = (bytes, bytearray, memoryview)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# orjson refuses to encode containers nested deeper than this; we stop at the same depth.
+_MAX_DEPTH = 254
+# Largest integer a JavaScript peer represents exactly (Number.MAX_SAFE_INTEGER).
+_MAX_ID = 2**53 - 1
+_DIGITS = re.compile(r"[0-9]+")
+
+_loads = orjson.loads
+_dumps = orjson.dumps
+_new = object.__new__
+# A frozen dataclass's __init__ sets each field through object.__setattr__; the slot
+# descriptors do the same job faster, which matters for one packet per message.
+_set_type = Packet.__dict__["type"].__set__
+_set_namespace = Packet.__dict__["namespace"].__set__
+_set_data = Packet.__dict__["data"].__set__
+_set_id = Packet.__dict__["id"].__set__
+
+
+def _packet(ptype: PacketType, namespace: str, data: Any, ack_id: int | None) -> Packet:
+    packet: Packet = _new(Packet)
+    _set_type(packet, ptype)
+    _set_namespace(packet, namespace)
+    _set_data(packet, data)
+    _set_id(packet, ack_id)
+    return packet
+
+
+# --- binary detection and (de)construction ---------------------------------------------------
+
+
+def has_binary(obj: Any) -> bool:
+    """Whether ``obj`` is, or holds (in lists, tuples and dict values, at any depth), a
+    ``bytes``, ``bytearray`` or ``memoryview``. Costs one type check for a scalar."""
+    if type(obj) in _SCALARS:
+        return False
+    if isinstance(obj, _BINARY):
+        return True
+    # Iterative, and each container visited once: safe on deep or self-referencing data.
+    stack = [obj]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (list, tuple)):
+            values: Any = node
+        elif isinstance(node, dict):
+            values = node.values()
+        else:
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for value in values:
+            if type(value) in _SCALARS:
+                continue
+            if isinstance(value, _BINARY):
+                return True
+            stack.append(value)
+    return False
+
+
+def _deconstruct(obj: Any, buffers: list[bytes], path: set[int]) -> Any:
+    """Copy ``obj`` with every binary value replaced by a numbered placeholder."""
+    if type(obj) in _SCALARS:
+        return obj
+    if isinstance(obj, _BINARY):
+        buffers.append(bytes(obj))
+        return {"_placeholder": True, "num": len(buffers) - 1}
+    is_list = isinstance(obj, (list, tuple))
+    if not is_list and not isinstance(obj, dict):
+        return obj
+    key = id(obj)
+    if key in path:
+        raise TypeError("circular reference in packet data")
+    if len(path) >= _MAX_DEPTH:
+        raise TypeError("packet data nested too deeply")
+    path.add(key)
+    if is_list:
+        copy: Any = [_deconstruct(item, buffers, path) for item in obj]
+    else:
+        copy = {k: _deconstruct(v, buffers, path) for k, v in obj.items()}
+    path.discard(key)
+    return copy
+
+
+def _take_attachment(placeholder: dict[str, Any], buffers: list[bytes]) -> bytes:
+    num = placeholder.get("num")
+    if type(num) is float and num.is_integer():
+        num = int(num)
+    if type(num) is not int or not 0 <= num < len(buffers):
+        raise DecodeError("illegal attachments")
+    return buffers[num]
+
+
+def _reconstruct(data: Any, buffers: list[bytes]) -> None:
+    """Put the attachments back in place of their placeholders, in place."""
+    # Iterative: orjson decodes up to 1024 levels, deeper than Python's recursion limit.
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        items: Any = enumerate(node) if type(node) is list else node.items()
+        for key, value in items:
+            kind = type(value)
+            if kind is dict:
+                if value.get("_placeholder") is True:
+                    node[key] = _take_attachment(value, buffers)
+                else:
+                    stack.append(value)
+            elif kind is list:
+                stack.append(value)
+
+
+# --- JSON decoding -----------------------------------------------------------------------------
+
+
+def _check_payload(ptype: PacketType, data: Any, present: bool) -> None:
+    """socket.io-parser's payload rules (isPayloadValid / isDataValid)."""
+    if ptype is _EVENT or ptype is _BINARY_EVENT:
+        if type(data) is not list or not data:
+            raise DecodeError("invalid payload")
+        kind = type(data[0])
+        if kind is str:
+            if data[0] in RESERVED_EVENTS:
+                raise DecodeError("reserved event name")
+        elif kind is not int and kind is not float:
+            raise DecodeError("invalid payload")
+    elif ptype is _ACK or ptype is _BINARY_ACK:
+        if type(data) is not list:
+            raise DecodeError("invalid payload")
+    elif ptype is _CONNECT:
+        if present and type(data) is not dict:
+            raise DecodeError("invalid payload")
+    elif ptype is _DISCONNECT:
+        if present:
+            raise DecodeError("invalid payload")
+    elif type(data) is not str and type(data) is not dict:  # CONNECT_ERROR
+        raise DecodeError("invalid payload")
+
+
+def _parse(text: str, max_attachments: int) -> tuple[PacketType, str, Any, int | None, int]:
+    """Decode one JSON-encoded packet; the last item is its attachment count (-1: none)."""
+    if not text:
+        raise DecodeError("empty packet")
+    ptype = _TYPE_BY_CHAR.get(text[0])
+    if ptype is None:
+        raise DecodeError("unknown packet type")
+    end = len(text)
+    i = 1
+    attachments = -1
+    if ptype is _BINARY_EVENT or ptype is _BINARY_ACK:
+        dash = text.find("-", 1)
+        count = text[1:dash]
+        if dash < 0 or not count or not (count.isascii() and count.isdigit()):
+            raise DecodeError("illegal attachments")
+        count = count.lstrip("0")
+        if len(count) > 6 or int(count or "0") > max_attachments:
+            raise DecodeError("too many attachments")
+        attachments = int(count or "0")
+        i = dash + 1
+
+    namespace = "/"
+    if i < end and text[i] == "/":
+        comma = text.find(",", i)
+        if comma < 0:
+            namespace = text[i:]
+            i = end
+        else:
+            namespace = text[i:comma]
+            i = comma + 1
+
+    ack_id = None
+    if i < end and "0" <= text[i] <= "9":
+        match = _DIGITS.match(text, i)
+        assert match is not None  # text[i] is a digit
+        digits = match.group().lstrip("0")
+        if len(digits) > 16 or (digits and int(digits) > _MAX_ID):
+            raise DecodeError("invalid ack id")
+        ack_id = int(digits or "0")
+        i = match.end()
+
+    if i < end:
+        try:
+            data = _loads(text[i:])
+        except ValueError:  # orjson.JSONDecodeError, including its depth limit
+            raise DecodeError("invalid payload") from None
+        _check_payload(ptype, data, True)
+    else:
+        data = None
+        _check_payload(ptype, None, False)
+    return ptype, namespace, data, ack_id, attachments
+
+
+class JsonDecoder:
+    """Decoder of the default (JSON) parser, for one connection.
+
+    Text messages are packets; a BINARY_EVENT/BINARY_ACK announces ``n`` attachments, which
+    must follow as the next ``n`` binary messages. At most ``max_attachments`` may be
+    announced (Node's default is 10). After a :class:`~turbosio.protocol.DecodeError` the
+    decoder starts afresh, though a server normally closes the connection instead.
+    """
+
+    __slots__ = ("_buffers", "_pending", "max_attachments")
+
+    def __init__(self, max_attachments: int = 10) -> None:
+        self.max_attachments = max_attachments
+        self._pending: tuple[PacketType, str, Any, int | None, int] | None = None
+        self._buffers: list[bytes] = []
+
+    @property
+    def awaiting_attachments(self) -> bool:
+        """Whether a binary packet is waiting for more attachments."""
+        return self._pending is not None
+
+    def reset(self) -> None:
+        """Forget a partly received binary packet."""
+        self._pending = None
+        self._buffers = []
+
+    def feed(self, data: str | bytes) -> Packet | None:
+        """Take one Engine.IO message; return the packet it completes, or ``None`` while
+        attachments are still due. Raises :class:`~turbosio.protocol.DecodeError`."""
+        fields = self.feed_fields(data)
+        if fields is None:
+            return None
+        return _packet(*fields)
+
+    def feed_fields(self, data: str | bytes) -> PacketFields | None:
+        """Same as :meth:`feed`, the packet as ``(type, namespace, data, id)``."""
+        if isinstance(data, str):
+            if self._pending is not None:
+                self.reset()
+                raise DecodeError("got plaintext data when reconstructing a packet")
+            ptype, namespace, payload, ack_id, attachments = _parse(data, self.max_attachments)
+            if attachments < 0:
+                return ptype, namespace, payload, ack_id
+            ptype = _EVENT if ptype is _BINARY_EVENT else _ACK
+            if attachments == 0:
+                _reconstruct(payload, [])
+                return ptype, namespace, payload, ack_id
+            self._pending = (ptype, namespace, payload, ack_id, attachments)
+            return None
+        if isinstance(data, _BINARY):
+            pending = self._pending
+            if pending is None:
+                raise DecodeError("got binary data when not reconstructing a packet")
+            buffers = self._buffers
+            buffers.append(bytes(data))
+            if len(buffers) < pending[4]:
+                return None
+            self.reset()
+            _reconstruct(pending[2], buffers)
+            return pending[0], pending[1], pending[2], pending[3]
+        raise TypeError(f"expected str or bytes, got {type(data).__name__}")
+
+
+# --- JSON encoding -----------------------------------------------------------------------------
+
+
+def _namespace_prefix(namespace: str) -> str:
+    if namespace == "/" or not namespace:
+        return ""
+    if namespace[0] != "/" or "," in namespace:
+        raise ValueError(f"invalid namespace {namespace!r}: it starts with '/' and has no ','")
+    return namespace + ","
+
+
+def _id_text(ack_id: int | None) -> str:
+    if ack_id is None:
+        return ""
+    if type(ack_id) is not int or ack_id < 0:
+        raise ValueError(f"invalid ack id {ack_id!r}: use a non-negative int")
+    return str(ack_id)
+
+
+def _encode_text(
+    ptype_char: str, namespace: str, ack_id: int | None, data: Any, has_data: bool
+) -> str:
+    text = ptype_char + _namespace_prefix(namespace) + _id_text(ack_id)
+    return text + _dumps(data).decode() if has_data else text
+
+
+def _encode_binary(
+    ptype_char: str, namespace: str, ack_id: int | None, data: Any
+) -> list[str | bytes]:
+    buffers: list[bytes] = []
+    data = _deconstruct(data, buffers, set())
+    header = ptype_char + str(len(buffers)) + "-"
+    out: list[str | bytes] = [_encode_text(header, namespace, ack_id, data, True)]
+    out.extend(buffers)
+    return out
+
+
+def _encode_message_text(type_chars: str, namespace: str, data: Any, ack_id: int | None) -> str:
+    # type_chars is the Engine.IO "4" plus the Socket.IO type digit.
+    body = _dumps(data).decode()
+    if namespace == "/":
+        if ack_id is None:
+            return type_chars + body
+        return type_chars + _id_text(ack_id) + body
+    return type_chars + _namespace_prefix(namespace) + _id_text(ack_id) + body
+
+
+def encode_event_text(namespace: str, data: list[Any], ack_id: int | None = None) -> str | None:
+    """The Engine.IO text packet of an EVENT: ``'42["chat","hi"]'``, ``'42/chat,5["x"]'``.
+
+    ``data`` is ``[event, *args]``. Returns ``None`` if ``data`` holds binary: then encode a
+    :class:`Packet` with :meth:`JsonParser.encode`. Raises ``TypeError`` for data orjson cannot
+    serialise, ``ValueError`` for a malformed namespace or ack id.
+    """
+    try:
+        return _encode_message_text("42", namespace, data, ack_id)
+    except TypeError:
+        if has_binary(data):
+            return None
+        raise
+
+
+def encode_ack_text(namespace: str, args: list[Any], ack_id: int) -> str | None:
+    """The Engine.IO text packet of an ACK: ``'43456[1,"2"]'``, or ``None`` if ``args`` holds
+    binary (see :func:`encode_event_text`)."""
+    try:
+        return _encode_message_text("43", namespace, args, ack_id)
+    except TypeError:
+        if has_binary(args):
+            return None
+        raise
+
+
+class JsonParser:
+    """The default parser (socket.io-parser): packets as text, binary as attachments."""
+
+    __slots__ = ("max_attachments",)
+
+    def __init__(self, max_attachments: int = 10) -> None:
+        self.max_attachments = max_attachments
+
+    def encode(self, packet: Packet) -> list[str | bytes]:
+        """Encode a packet: its text first, then its binary attachments, if any.
+
+        EVENT/ACK packets whose data holds ``bytes`` (in lists and dict values, at any depth)
+        go out as BINARY_EVENT/BINARY_ACK with placeholders, the bytes as attachments; a
+        BINARY_* packet without bytes goes out as plain EVENT/ACK. Raises ``TypeError`` for
+        data orjson cannot serialise, ``ValueError`` for a malformed namespace or ack id.
+        """
+        ptype = packet.type
+        data = packet.data
+        if data is None:
+            return [_encode_text(str(int(ptype)), packet.namespace, packet.id, None, False)]
+        if ptype in (_EVENT, _BINARY_EVENT):
+            plain, binary = "2", "5"
+        elif ptype in (_ACK, _BINARY_ACK):
+            plain, binary = "3", "6"
+        else:
+            return [_encode_text(str(int(ptype)), packet.namespace, packet.id, data, True)]
+        try:
+            return [_encode_text(plain, packet.namespace, packet.id, data, True)]
+        except TypeError:
+            if not has_binary(data):
+                raise
+        return _encode_binary(binary, packet.namespace, packet.id, data)
+
+    def decoder(self) -> JsonDecoder:
+        """A new decoder for one connection."""
+        return JsonDecoder(self.max_attachments)
+
+
+#: The default parser.
+json_parser = JsonParser()
