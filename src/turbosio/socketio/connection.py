@@ -1,0 +1,148 @@
+"""One Engine.IO connection seen by the Socket.IO layer (Node's ``Client``).
+
+It decodes packets, routes them to the socket of their namespace, and ends the connection as
+Node does when the client breaks the protocol: a packet that does not decode, a packet for a
+namespace the client has not joined, or no namespace joined within ``connect_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..engineio.io import EngineSession
+from ..exceptions import DecodeError
+from ..protocol.socketio import Packet, PacketType
+from .reasons import DisconnectReason
+
+if TYPE_CHECKING:
+    from .server import Server
+    from .socket import Socket
+
+__all__ = ["Connection"]
+
+logger = logging.getLogger("turbosio.server")
+
+
+class Connection:
+    """The Socket.IO state of one Engine.IO session."""
+
+    __slots__ = ("_timer", "closed", "connecting", "decoder", "nsps", "server", "session")
+
+    def __init__(self, server: Server, session: EngineSession) -> None:
+        self.server = server
+        self.session = session
+        self.decoder = server.parser.decoder(max_attachments=server.max_attachments)
+        #: namespace name -> connected socket
+        self.nsps: dict[str, Socket] = {}
+        #: namespace name -> socket whose middlewares / connect handler are running
+        self.connecting: dict[str, Socket] = {}
+        self.closed = False
+        self._timer: asyncio.TimerHandle | None = None
+        if server.connect_timeout is not None:
+            self._timer = asyncio.get_running_loop().call_later(
+                server.connect_timeout, self._connect_timeout
+            )
+
+    def _connect_timeout(self) -> None:
+        self._timer = None
+        if not self.nsps and not self.closed:
+            logger.info("closing %s: no namespace joined within connect_timeout", self._peer())
+            self.close()
+
+    def _peer(self) -> str:
+        client = self.session.request.client
+        return f"{client[0]}:{client[1]}" if client else self.session.sid
+
+    # -- incoming ------------------------------------------------------------------------------
+
+    def on_data(self, data: str | bytes) -> None:
+        """An Engine.IO message arrived."""
+        try:
+            packet = self.decoder.feed(data)
+        except DecodeError as exc:
+            logger.info("closing %s: invalid packet (%s)", self._peer(), exc)
+            self._fail()
+            return
+        if packet is not None:
+            self.on_packet(packet)
+
+    def on_packet(self, packet: Packet) -> None:
+        """Route a decoded packet."""
+        name = packet.namespace
+        socket = self.nsps.get(name)
+        kind = packet.type
+        if socket is not None:
+            if kind != PacketType.CONNECT and kind != PacketType.CONNECT_ERROR:
+                socket._on_packet(packet)
+                return
+        elif kind == PacketType.CONNECT and name not in self.connecting:
+            self._connect(name, packet.data)
+            return
+        logger.info(
+            "closing %s: invalid state (packet type %d for namespace %s)",
+            self._peer(),
+            kind,
+            name,
+        )
+        self.close()
+
+    def _connect(self, name: str, auth: Any) -> None:
+        server = self.server
+        nsp = server._nsps.get(name)
+        if nsp is None:
+            nsp = server._dynamic_namespace(name, auth if isinstance(auth, dict) else {})
+        if nsp is None:
+            prefix = "44" if name == "/" else f"44{name},"
+            self.session.write(prefix + orjson.dumps({"message": "Invalid namespace"}).decode())
+            return
+        nsp._add(self, auth)
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    def _added(self, socket: Socket) -> None:
+        self.nsps[socket.nsp.name] = socket
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _remove(self, socket: Socket) -> None:
+        if self.nsps.get(socket.nsp.name) is socket:
+            del self.nsps[socket.nsp.name]
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def _fail(self) -> None:
+        # Node closes the engine connection on a decode error; its sockets then see the
+        # engine's reason ("forced close").
+        self.session.close(DisconnectReason.FORCED_CLOSE.value)
+
+    def close(self, reason: str = DisconnectReason.FORCED_SERVER_CLOSE.value) -> None:
+        """Close the connection; every socket disconnects with ``reason``."""
+        if self.closed:
+            return
+        self.on_close(reason)
+        self.session.close(reason)
+
+    def disconnect_all(self) -> None:
+        """``socket.disconnect(close=True)``: leave every namespace, then close."""
+        for socket in list(self.nsps.values()):
+            socket.disconnect()
+        self.close()
+
+    def on_close(self, reason: str) -> None:
+        """The engine session closed (or we close it): disconnect every socket."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for socket in list(self.nsps.values()):
+            socket._on_close(reason)
+        for socket in list(self.connecting.values()):
+            socket.nsp._unregister(socket)
+        self.connecting.clear()
