@@ -1,0 +1,510 @@
+"""HTTP/1.1 over a plain :class:`asyncio.Protocol`, parsed by httptools.
+
+One :class:`HttpConnection` per TCP connection. Requests are handed to the application whole
+(headers and body read) and one at a time: a request that arrives while the previous response is
+still pending (a long-polling GET held open, say) is buffered and handed over once that response
+went out, so pipelined requests are answered in order.
+
+Client errors (malformed HTTP, oversized headers, URL or body, a bad WebSocket upgrade) get one
+plain response, one log line at INFO on the ``turbosio.server`` logger, and the connection is
+closed after what was already owed to the client is written. They never raise into the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Protocol, cast
+from urllib.parse import parse_qsl, unquote
+
+import httptools
+
+from ..engineio.io import Headers, Request, WebSocket, WebSocketRequest
+from .connection import Connection, ServerState, logger
+
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "MAX_PIPELINED",
+    "MAX_URL_BYTES",
+    "App",
+    "HttpConnection",
+    "HttpRequest",
+    "HttpWebSocketRequest",
+]
+
+#: Request line target longer than this: 414 and close.
+MAX_URL_BYTES = 16 * 1024
+#: Header names and values together longer than this: 431 and close.
+MAX_HEADER_BYTES = 64 * 1024
+#: Requests buffered behind a pending response before the connection stops reading.
+MAX_PIPELINED = 16
+
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_NO_BODY_STATUSES = frozenset((204, 304))
+_status_lines: dict[int, bytes] = {}
+
+
+class App(Protocol):
+    """The application the embedded server serves; it routes by path itself."""
+
+    #: Request bodies larger than this get 413 and the connection is closed.
+    max_body_size: int
+
+    def handle_request(self, request: Request) -> None:
+        """Handle one HTTP request; call ``request.respond`` now or later, exactly once."""
+
+    def handle_websocket(self, request: WebSocketRequest) -> None:
+        """Handle a valid WebSocket upgrade request: ``request.accept()`` or ``reject()``."""
+
+
+def _status_line(status: int) -> bytes:
+    line = _status_lines.get(status)
+    if line is None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Unknown"
+        line = _status_lines[status] = f"HTTP/1.1 {status} {phrase}\r\n".encode()
+    return line
+
+
+def _error_response(status: int) -> bytes:
+    body = HTTPStatus(status).phrase.encode()
+    return (
+        _status_line(status)
+        + b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+        + b"content-length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
+def accept_key(key: str) -> str:
+    """Return the Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()
+
+
+class _Abort(Exception):
+    """Raised from a parser callback to stop parsing; the status is on the connection."""
+
+
+class HttpRequest:
+    """One HTTP request (implements :class:`turbosio.engineio.io.Request`).
+
+    ``path`` is percent-decoded, as ASGI gives it; ``query_string`` is the raw text after ``?``.
+    """
+
+    __slots__ = (
+        "_conn",
+        "_done",
+        "_on_disconnect",
+        "body",
+        "client",
+        "headers",
+        "keep_alive",
+        "method",
+        "path",
+        "query",
+        "query_string",
+        "scheme",
+    )
+
+    def __init__(
+        self,
+        conn: HttpConnection,
+        method: str,
+        target: bytes,
+        headers: dict[str, str],
+        body: bytes,
+        keep_alive: bool,
+    ) -> None:
+        self._conn: HttpConnection | None = conn
+        self._done = False
+        self._on_disconnect: Callable[[], None] | None = None
+        self.method = method
+        if target[:1] != b"/":
+            # Absolute form ("GET http://host/path") or "*": keep only the path and query.
+            try:
+                url = httptools.parse_url(target)
+                target = (url.path or b"/") + (b"?" + url.query if url.query else b"")
+            except httptools.HttpParserInvalidURLError:
+                pass
+        raw_path, _, query_string = target.partition(b"?")
+        path = raw_path.decode("latin-1")
+        if "%" in path:
+            path = unquote(path)
+        self.path = path
+        qs = query_string.partition(b"#")[0].decode("latin-1")
+        self.query_string = qs
+        query: dict[str, str] = {}
+        if qs:
+            for name, value in parse_qsl(qs, keep_blank_values=True):
+                query.setdefault(name, value)
+        self.query: Mapping[str, str] = query
+        self.headers: Mapping[str, str] = headers
+        self.body = body
+        self.client = conn._client
+        self.scheme = conn._state.scheme
+        self.keep_alive = keep_alive
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.method} {self.path}>"
+
+    def respond(self, status: int, headers: Headers, body: bytes) -> None:
+        """Send the response (Content-Length added here); a no-op if the client went away."""
+        if self._done:
+            raise RuntimeError("respond() was already called for this request")
+        self._done = True
+        self._on_disconnect = None
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            conn._respond(self, status, headers, body)
+
+    def on_disconnect(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` if the client goes away before :meth:`respond` (``None`` unsets)."""
+        self._on_disconnect = callback
+
+
+class HttpWebSocketRequest(HttpRequest):
+    """A valid WebSocket upgrade request (implements ``WebSocketRequest``)."""
+
+    __slots__ = ("_tail",)
+
+    def accept(self, max_message_size: int) -> WebSocket:
+        """Send the 101 response and switch the connection to WebSocket framing."""
+        if self._done:
+            raise RuntimeError("the upgrade request was already accepted or rejected")
+        self._done = True
+        self._on_disconnect = None
+        conn = self._conn
+        self._conn = None
+        from .websocket import WebSocketConnection
+
+        assert conn is not None
+        ws = WebSocketConnection(conn._state, max_message_size)
+        conn._switch(self, ws)
+        return ws
+
+    def reject(self, status: int, headers: Headers, body: bytes) -> None:
+        """Answer with a plain HTTP response and close the connection."""
+        self.respond(status, headers, body)
+
+
+class HttpConnection(Connection):
+    """The protocol of one HTTP/1.1 connection (until it upgrades to WebSocket)."""
+
+    __slots__ = (
+        "_body",
+        "_body_len",
+        "_client",
+        "_current",
+        "_dispatching",
+        "_error",
+        "_header_bytes",
+        "_headers",
+        "_parser",
+        "_paused",
+        "_pending",
+        "_stopped",
+        "_tail",
+        "_url",
+    )
+
+    def __init__(self, state: ServerState) -> None:
+        super().__init__(state)
+        self._parser = httptools.HttpRequestParser(self)
+        self._client: tuple[str, int] | None = None
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._body_len = 0
+        # Requests parsed but not yet handed over, and the one the app is answering.
+        self._pending: list[HttpRequest] = []
+        self._current: HttpRequest | None = None
+        self._dispatching = False
+        # Parsing stopped: after "Connection: close", an upgrade, an error or EOF.
+        self._stopped = False
+        self._paused = False
+        # The status to answer with once what is owed is written (a client error).
+        self._error = 0
+        # Bytes that followed a WebSocket upgrade request: the first frames, if any.
+        self._tail: bytes | None = None
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Register the connection with the server."""
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self._client = (str(peer[0]), int(peer[1]))
+        self._state.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        """Parse ``data``; hand over the requests it completed."""
+        if self._stopped:
+            if self._tail is not None:
+                self._tail += data
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._upgraded(data[exc.args[0] :])
+        except httptools.HttpParserError as exc:
+            # After "Connection: close" the rest is ignored, not an error.
+            if not self._error and not self._stopped:
+                self._client_error(400, f"malformed HTTP request: {exc}")
+        if len(self._pending) >= MAX_PIPELINED and not self._paused:
+            self._pause()
+        self._dispatch()
+
+    def eof_received(self) -> bool | None:
+        """The client closed its side: it is gone, as Node's HTTP server also takes it.
+
+        A pending request's ``on_disconnect`` fires (a long-polling client that left). What is
+        already buffered for the client is written before the transport closes.
+        """
+        self._stopped = True
+        self._flush_now()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Tell the pending request's ``on_disconnect`` callback the client went away."""
+        self._transport = None
+        self._stopped = True
+        self._state.remove(self)
+        self._pending.clear()
+        req = self._current
+        self._current = None
+        if req is not None:
+            callback = req._on_disconnect
+            req._on_disconnect = None
+            if callback is not None and not req._done:
+                try:
+                    callback()
+                except Exception:
+                    logger.exception("error in on_disconnect callback of %r", req)
+
+    def shutdown(self) -> None:
+        """Close this connection because the server is stopping."""
+        self._stopped = True
+        self._close_transport()
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._header_bytes = 0
+        self._body = []
+        self._body_len = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > MAX_URL_BYTES:
+            self._client_error(414, "request URL too long")
+            raise _Abort
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > MAX_HEADER_BYTES:
+            self._client_error(431, "request headers too large")
+            raise _Abort
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        length = 0
+        expect = False
+        for name, value in self._headers:
+            if len(name) == 14 and name.lower() == b"content-length":
+                length = int(value) if value.isdigit() else 0
+            elif len(name) == 6 and name.lower() == b"expect":
+                expect = value.lower() == b"100-continue"
+        if length > self._state.app.max_body_size:
+            self._client_error(413, "request body too large")
+            raise _Abort
+        if expect and self._current is None and not self._pending:
+            # The client waits for this before sending the body (curl does, for a second).
+            self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_len += len(body)
+        if self._body_len > self._state.app.max_body_size:
+            self._client_error(413, "request body too large")
+            raise _Abort
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        parser = self._parser
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in self._headers:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            if name in headers:
+                headers[name] += ", " + value
+            else:
+                headers[name] = value
+        method = parser.get_method().decode("latin-1")
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        keep_alive = parser.should_keep_alive()
+        upgrade = headers.get("upgrade")
+        if upgrade is not None and upgrade.lower() == "websocket":
+            problem = _websocket_problem(method, parser.get_http_version(), headers)
+            if problem:
+                self._client_error(400, f"invalid WebSocket upgrade: {problem}")
+                raise _Abort
+            request: HttpRequest = HttpWebSocketRequest(
+                self, method, self._url, headers, body, False
+            )
+        else:
+            request = HttpRequest(self, method, self._url, headers, body, keep_alive)
+        self._pending.append(request)
+        if not request.keep_alive:
+            # Nothing after this request is read (httptools would call it an error anyway).
+            self._stopped = True
+
+    # internals
+
+    def _upgraded(self, tail: bytes) -> None:
+        last = self._pending[-1] if self._pending else None
+        if isinstance(last, HttpWebSocketRequest):
+            self._stopped = True
+            self._tail = tail
+            self._pause()
+            return
+        # Another protocol (h2c, CONNECT): not ours to switch to, so it stays plain HTTP/1.1.
+        self._parser = httptools.HttpRequestParser(self)
+        if tail and not self._stopped:
+            self.data_received(tail)
+
+    def _pause(self) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+            self._paused = True
+
+    def _client_error(self, status: int, message: str) -> None:
+        self._stopped = True
+        self._error = status
+        logger.info("%s from %s: %s", status, self._client, message)
+
+    def _dispatch(self) -> None:
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._current is None and self._transport is not None:
+                if self._pending:
+                    request = self._current = self._pending.pop(0)
+                    self._call_app(request)
+                    continue
+                if self._error:
+                    self._write(_error_response(self._error))
+                    self._error = 0
+                    self._close_transport()
+                elif self._paused and not self._stopped:
+                    self._paused = False
+                    self._transport.resume_reading()
+                break
+        finally:
+            self._dispatching = False
+
+    def _call_app(self, request: HttpRequest) -> None:
+        app = self._state.app
+        try:
+            if isinstance(request, HttpWebSocketRequest):
+                app.handle_websocket(request)
+            else:
+                app.handle_request(request)
+        except Exception:
+            logger.exception("error in the application handling %r", request)
+            if not request._done:
+                request.respond(500, [], b"Internal Server Error")
+
+    def _respond(self, request: HttpRequest, status: int, headers: Headers, body: bytes) -> None:
+        if self._transport is None:
+            return
+        keep_alive = request.keep_alive and not self._state.closing
+        lines = []
+        for name, value in headers:
+            if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+                raise ValueError(f"line break in response header {name!r}")
+            lname = name.lower()
+            if lname == "content-length" or lname == "transfer-encoding":
+                continue
+            if lname == "connection":
+                if "close" in value.lower():
+                    keep_alive = False
+                continue
+            lines.append(f"{name}: {value}\r\n")
+        if status in _NO_BODY_STATUSES or status < 200:
+            body = b""
+        else:
+            lines.append(f"content-length: {len(body)}\r\n")
+            if request.method == "HEAD":
+                body = b""
+        if not keep_alive:
+            lines.append("connection: close\r\n")
+        elif request.headers.get("connection", "").lower() == "keep-alive":
+            # An HTTP/1.0 client asked to keep the connection; say we do.
+            lines.append("connection: keep-alive\r\n")
+        lines.append("\r\n")
+        self._write(_status_line(status) + "".join(lines).encode("latin-1") + body)
+        if self._current is request:
+            self._current = None
+        if not keep_alive:
+            self._stopped = True
+            self._pending.clear()
+            self._close_transport()
+        else:
+            self._dispatch()
+
+    def _switch(self, request: HttpWebSocketRequest, ws: Connection) -> None:
+        """Hand the transport to the WebSocket protocol ``ws`` (after the 101 response)."""
+        from .websocket import WebSocketConnection
+
+        assert isinstance(ws, WebSocketConnection)
+        transport = self._transport
+        if self._current is request:
+            self._current = None
+        if transport is None:
+            ws._lost_before_start()
+            return
+        # Responses to earlier pipelined requests still buffered go out before the 101.
+        self._flush_now()
+        self._transport = None
+        self._state.remove(self)
+        tail = self._tail or b""
+        self._tail = None
+        key = request.headers["sec-websocket-key"].strip()
+        transport.set_protocol(ws)
+        ws._start(
+            transport,
+            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+            b"sec-websocket-accept: " + accept_key(key).encode() + b"\r\n\r\n",
+            tail,
+        )
+
+
+def _websocket_problem(method: str, version: str, headers: Mapping[str, str]) -> str:
+    if method != "GET":
+        return "method is not GET"
+    if version != "1.1":
+        return "HTTP version is not 1.1"
+    tokens = [t.strip().lower() for t in headers.get("connection", "").split(",")]
+    if "upgrade" not in tokens:
+        return "no 'Connection: Upgrade'"
+    if headers.get("sec-websocket-version", "").strip() != "13":
+        return "Sec-WebSocket-Version is not 13"
+    key = headers.get("sec-websocket-key", "").strip()
+    try:
+        if len(base64.b64decode(key, validate=True)) != 16:
+            return "Sec-WebSocket-Key is not 16 bytes in base64"
+    except ValueError:
+        return "Sec-WebSocket-Key is not base64"
+    return ""
