@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+import turbosio
 from asgi_servers import run_hypercorn, run_uvicorn
 from turbosio.asgi import ASGIApp
 from turbosio.engineio.io import Request, SharedMessage, WebSocket, WebSocketRequest
@@ -383,3 +384,89 @@ async def test_websocket_lost_connection_reports_close_once(
     assert echo_app.ws_closes[0] in (1005, 1006)
     await asyncio.sleep(0.1)
     assert len(echo_app.ws_closes) == 1
+
+
+# turbosio's real Server mounted beside FastAPI (sio.asgi(other_app=...)).
+
+needs_server = pytest.mark.skipif(
+    not hasattr(turbosio, "Server"), reason="turbosio.Server is not there yet"
+)
+
+
+def fastapi_beside_sio() -> Any:
+    from fastapi import FastAPI
+
+    api = FastAPI()
+
+    @api.get("/api/hello")
+    async def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    sio = turbosio.Server()
+
+    async def echo(socket: Any, *args: Any) -> Any:
+        return args
+
+    sio.on("echo", echo)
+    return sio.asgi(other_app=api)
+
+
+async def next_packet(ws: aiohttp.ClientWebSocketResponse) -> str:
+    """The next Engine.IO packet that is not a ping (pings are answered)."""
+    while True:
+        packet = await ws.receive_str(timeout=10)
+        if packet != "2":
+            return packet
+        await ws.send_str("3")
+
+
+@needs_server
+async def test_server_beside_fastapi_polling_and_upgrade(http: aiohttp.ClientSession) -> None:
+    with run_uvicorn(fastapi_beside_sio()) as url:
+        async with http.get(url + "/api/hello") as resp:
+            assert await resp.json() == {"hello": "world"}
+
+        base = url + "/socket.io/?EIO=4&transport=polling"
+        async with http.get(base) as resp:
+            assert resp.status == 200
+            body = await resp.text()
+        assert body.startswith("0{")
+        handshake = json.loads(body[1:])
+        assert handshake["upgrades"] == ["websocket"]
+        sid = handshake["sid"]
+        polling = f"{base}&sid={sid}"
+
+        async with http.post(polling, data="40") as resp:
+            assert await resp.text() == "ok"
+        async with http.get(polling) as resp:
+            assert (await resp.text()).startswith('40{"sid":')
+        async with http.post(polling, data='421["echo","hi",{"n":1}]') as resp:
+            assert await resp.text() == "ok"
+        async with http.get(polling) as resp:
+            assert await resp.text() == '431["hi",{"n":1}]'
+
+        ws_url = (
+            url.replace("http://", "ws://") + f"/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        )
+        async with http.ws_connect(ws_url) as ws:
+            await ws.send_str("2probe")
+            assert await ws.receive_str(timeout=10) == "3probe"
+            await ws.send_str("5")
+            await ws.send_str('422["echo","over websocket"]')
+            assert await next_packet(ws) == '432["over websocket"]'
+
+
+@needs_server
+async def test_server_beside_fastapi_websocket_only(http: aiohttp.ClientSession) -> None:
+    with run_uvicorn(fastapi_beside_sio()) as url:
+        ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        async with http.ws_connect(ws_url) as ws:
+            opened = await ws.receive_str(timeout=10)
+            assert opened.startswith("0{")
+            assert json.loads(opened[1:])["upgrades"] == []
+            await ws.send_str("40")
+            assert (await next_packet(ws)).startswith('40{"sid":')
+            await ws.send_str('427["echo",1,"2",{"3":[true]}]')
+            assert await next_packet(ws) == '437[1,"2",{"3":[true]}]'
+        async with http.get(url + "/api/hello") as resp:
+            assert resp.status == 200
