@@ -43,7 +43,12 @@ class Flusher:
         dirty = self._dirty
         self._dirty = []
         for conn in dirty:
-            conn._flush()
+            try:
+                conn._flush()
+            except Exception:
+                # One broken transport must not leave the others unflushed (and stuck dirty).
+                conn._dirty = False
+                logger.exception("error writing to %r", conn)
 
 
 class ServerState:

@@ -478,7 +478,6 @@ class HttpConnection(Connection):
         # Responses to earlier pipelined requests still buffered go out before the 101.
         self._flush_now()
         self._transport = None
-        self._state.remove(self)
         tail = self._tail or b""
         self._tail = None
         key = request.headers["sec-websocket-key"].strip()
@@ -489,6 +488,10 @@ class HttpConnection(Connection):
             b"sec-websocket-accept: " + accept_key(key).encode() + b"\r\n\r\n",
             tail,
         )
+        # Removed only now that ``ws`` is counted, so wait_closed never sees a false "empty".
+        self._state.remove(self)
+        if self._state.closing:
+            ws.shutdown()
 
 
 def _websocket_problem(method: str, version: str, headers: Mapping[str, str]) -> str:

@@ -157,8 +157,11 @@ class WebSocketConnection(Connection):
                         if self._early is None:
                             self._early = []
                         self._early.append(payload)
-                    else:
-                        self._deliver(handler, payload)
+                        continue
+                    try:
+                        handler.on_ws_message(payload)
+                    except Exception:
+                        self._handler_failed(handler)
             elif opcode == OP_PING:
                 if self._ws_state == _OPEN:
                     assert isinstance(payload, bytes)
@@ -197,9 +200,12 @@ class WebSocketConnection(Connection):
         try:
             handler.on_ws_message(message)
         except Exception:
-            logger.exception("error in WebSocket message handler %r", handler)
-            if self._ws_state == _OPEN:
-                self._fail(FrameError(1011, "internal error"), log=False)
+            self._handler_failed(handler)
+
+    def _handler_failed(self, handler: WebSocketHandler) -> None:
+        logger.exception("error in WebSocket message handler %r", handler)
+        if self._ws_state == _OPEN:
+            self._fail(FrameError(1011, "internal error"), log=False)
 
     def _close_received(self, payload: bytes) -> None:
         code, _reason = parse_close(payload)
