@@ -59,6 +59,8 @@ class EchoApp:
         if request.path == "/hold":
             request.on_disconnect(lambda: self.disconnected.put_nowait(request))
             self.held.put_nowait(request)
+        elif request.path == "/hold-quietly":
+            self.held.put_nowait(request)
         elif request.path == "/boom":
             raise RuntimeError("application bug")
         elif request.path.startswith("/echo"):

@@ -124,6 +124,23 @@ async def test_on_disconnect_fires_when_the_client_goes(app: EchoApp, server: Se
     held.respond(200, [], b"too late")  # harmless once the client is gone
 
 
+async def test_on_disconnect_set_after_the_client_left_fires_at_once(
+    app: EchoApp, server: Server
+) -> None:
+    _reader, writer = await connect(server.port)
+    writer.write(b"GET /hold-quietly HTTP/1.1\r\n\r\n")
+    held = await asyncio.wait_for(app.held.get(), 10)
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(100):  # until the server has seen the connection go
+        if server.connection_count == 0:
+            break
+        await asyncio.sleep(0.01)
+    called: list[bool] = []
+    held.on_disconnect(lambda: called.append(True))
+    assert called == [True]
+
+
 async def test_responded_request_does_not_report_a_disconnect(app: EchoApp, server: Server) -> None:
     reader, writer = await connect(server.port)
     writer.write(b"GET /hold HTTP/1.1\r\n\r\n")

@@ -164,8 +164,15 @@ class HttpRequest:
             conn._respond(self, status, headers, body)
 
     def on_disconnect(self, callback: Callable[[], None] | None) -> None:
-        """Call ``callback`` if the client goes away before :meth:`respond` (``None`` unsets)."""
+        """Call ``callback`` if the client goes away before :meth:`respond` (``None`` unsets).
+
+        If the client is already gone, ``callback`` is called before this returns.
+        """
         self._on_disconnect = callback
+        conn = self._conn
+        if callback is not None and not self._done and conn is not None and conn._lost:
+            self._on_disconnect = None
+            callback()
 
 
 class HttpWebSocketRequest(HttpRequest):
@@ -205,6 +212,7 @@ class HttpConnection(Connection):
         "_error",
         "_header_bytes",
         "_headers",
+        "_lost",
         "_parser",
         "_paused",
         "_pending",
@@ -215,7 +223,7 @@ class HttpConnection(Connection):
 
     def __init__(self, state: ServerState) -> None:
         super().__init__(state)
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._client: tuple[str, int] | None = None
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -233,6 +241,8 @@ class HttpConnection(Connection):
         self._error = 0
         # Bytes that followed a WebSocket upgrade request: the first frames, if any.
         self._tail: bytes | None = None
+        # The TCP connection is gone (connection_lost was called).
+        self._lost = False
 
     # asyncio.Protocol
 
@@ -247,12 +257,13 @@ class HttpConnection(Connection):
 
     def data_received(self, data: bytes) -> None:
         """Parse ``data``; hand over the requests it completed."""
-        if self._stopped:
+        parser = self._parser
+        if self._stopped or parser is None:
             if self._tail is not None:
                 self._tail += data
             return
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             self._upgraded(data[exc.args[0] :])
         except httptools.HttpParserError as exc:
@@ -277,6 +288,9 @@ class HttpConnection(Connection):
         """Tell the pending request's ``on_disconnect`` callback the client went away."""
         self._transport = None
         self._stopped = True
+        self._lost = True
+        # The parser refers back to us: break the cycle so the memory goes now, not at a GC.
+        self._parser = None
         self._state.remove(self)
         self._pending.clear()
         req = self._current
@@ -341,6 +355,7 @@ class HttpConnection(Connection):
 
     def on_message_complete(self) -> None:
         parser = self._parser
+        assert parser is not None  # it is calling us
         headers: dict[str, str] = {}
         for raw_name, raw_value in self._headers:
             name = raw_name.decode("latin-1").lower()
@@ -478,6 +493,7 @@ class HttpConnection(Connection):
         # Responses to earlier pipelined requests still buffered go out before the 101.
         self._flush_now()
         self._transport = None
+        self._parser = None
         tail = self._tail or b""
         self._tail = None
         key = request.headers["sec-websocket-key"].strip()
