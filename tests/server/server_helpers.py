@@ -85,6 +85,13 @@ class EchoApp:
         if request.path == "/reject":
             request.reject(403, [("X-Why", "test")], b"go away")
             return
+        if request.path == "/ws-later":
+            # Accept on a later loop iteration, as an app that checks something first would.
+            asyncio.get_running_loop().call_later(0.05, self._accept, request)
+            return
+        self._accept(request)
+
+    def _accept(self, request: WebSocketRequest) -> None:
         ws = request.accept(self.max_message_size)
         handler = EchoHandler(self, ws)
         self.handlers.append(handler)

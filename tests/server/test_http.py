@@ -11,7 +11,7 @@ import pytest
 from server_helpers import EchoApp, connect, read_eof, read_response
 
 from turbosio.server import Server
-from turbosio.server.http import MAX_HEADER_BYTES, MAX_URL_BYTES
+from turbosio.server.http import MAX_HEADER_BYTES, MAX_PIPELINED, MAX_URL_BYTES
 
 
 async def test_request_is_described_to_the_app(server: Server) -> None:
@@ -99,6 +99,23 @@ async def test_pipelined_requests_wait_for_the_held_one(app: EchoApp, server: Se
     assert first.body == b"first"
     assert json.loads(second.body)["query"] == {"n": "2"}
     assert json.loads(third.body)["body"] == "abc"
+    writer.close()
+
+
+async def test_many_pipelined_requests_are_all_answered_in_order(
+    app: EchoApp, server: Server
+) -> None:
+    reader, writer = await connect(server.port)
+    count = MAX_PIPELINED * 2  # enough to make the server stop reading for a while
+    writer.write(
+        b"GET /hold HTTP/1.1\r\n\r\n"
+        + b"".join(f"GET /echo?n={i} HTTP/1.1\r\n\r\n".encode() for i in range(count))
+    )
+    held = await asyncio.wait_for(app.held.get(), 10)
+    held.respond(200, [], b"first")
+    assert (await read_response(reader)).body == b"first"
+    for i in range(count):
+        assert json.loads((await read_response(reader)).body)["query"] == {"n": str(i)}
     writer.close()
 
 

@@ -128,6 +128,18 @@ async def test_frames_sent_with_the_handshake_are_not_lost(server: Server) -> No
     writer.close()
 
 
+async def test_frames_sent_before_a_late_accept_are_kept_in_order(server: Server) -> None:
+    reader, writer = await connect(server.port)
+    writer.write(upgrade_request("/ws-later") + client_frame(OP_TEXT, b"one"))
+    await asyncio.sleep(0.01)  # the app has not accepted yet
+    writer.write(client_frame(OP_TEXT, b"two"))
+    assert (await read_response(reader)).status == 101
+    writer.write(client_frame(OP_TEXT, b"three"))
+    for expected in (b"one", b"two", b"three"):
+        assert await read_frame(reader) == (True, OP_TEXT, expected)
+    writer.close()
+
+
 async def test_raw_fragments_with_a_ping_between(app: EchoApp, server: Server) -> None:
     reader, writer = await ws_connect(server.port)
     writer.write(client_frame(OP_BINARY, b"ab", fin=False))

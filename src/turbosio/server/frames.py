@@ -18,6 +18,7 @@ Design rules:
 from __future__ import annotations
 
 __all__ = [
+    "NO_STATUS",
     "OP_BINARY",
     "OP_CLOSE",
     "OP_CONTINUATION",
