@@ -222,9 +222,7 @@ async def test_dynamic_namespace(sio: turbosio.Server, url: str) -> None:
     await c.close()
 
 
-async def test_connection_refused_by_handler_and_middleware(
-    sio: turbosio.Server, url: str
-) -> None:
+async def test_connection_refused_by_handler_and_middleware(sio: turbosio.Server, url: str) -> None:
     private = sio.of("/private")
 
     @private.use

@@ -65,4 +65,3 @@ class NamespaceView(Protocol):
 
 #: Called once per namespace to create its adapter; a class such as InMemoryAdapter fits.
 AdapterFactory = Callable[[Any], Any]
-

@@ -118,7 +118,9 @@ class BroadcastOperator:
         """Emit a ``"message"`` event."""
         self.emit("message", *args)
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+    async def emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
         """Send ``event`` and collect every client's acknowledgement.
 
         Returns the list of replies (each one value, or a tuple when a client sent several).

@@ -47,13 +47,17 @@ async def _resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> Any:
             exc: BaseException | None = None
         else:
             exc = None
+            # The coroutine's own ``await`` marked the future as blocking; a task clears the
+            # mark before waiting on it, and so must we (awaiting it again would fail).
+            if getattr(waiting, "_asyncio_future_blocking", False):
+                waiting._asyncio_future_blocking = False
             try:
                 await waiting
-            except asyncio.CancelledError:
-                if not (isinstance(waiting, asyncio.Future) and waiting.cancelled()):
-                    exc = asyncio.CancelledError()
-            except BaseException:  # noqa: S110 - the coroutine reads it from the future itself
-                pass
+            except BaseException as error:
+                # The future's own outcome is read by the coroutine from the future; anything
+                # else (this task cancelled) is thrown into it.
+                if not (isinstance(waiting, asyncio.Future) and waiting.done()):
+                    exc = error
         try:
             waiting = coro.send(None) if exc is None else coro.throw(exc)
         except StopIteration as stop:
@@ -84,9 +88,7 @@ def _task_done(done: Done | None, coro: Any, task: asyncio.Future[Any]) -> None:
     if done is not None:
         done(None if exc is not None else task.result(), exc)
     elif exc is not None:
-        logger.error(
-            "error in handler %s", getattr(coro, "__qualname__", coro), exc_info=exc
-        )
+        logger.error("error in handler %s", getattr(coro, "__qualname__", coro), exc_info=exc)
 
 
 def _future_done(done: Done | None, name: str, fut: asyncio.Future[Any]) -> None:

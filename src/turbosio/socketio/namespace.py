@@ -158,7 +158,9 @@ class Namespace:
         """Emit a ``"message"`` event to every socket of the namespace."""
         self._operator().emit("message", *args)
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+    async def emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
         """Send ``event`` to every socket and collect their acknowledgements."""
         return await self._operator().emit_with_ack(event, *args, timeout=timeout)
 
@@ -282,7 +284,9 @@ class Namespace:
             self._refuse(conn, socket, exc.message, exc.data)
             return
         except Exception as exc:
-            logger.error("error in the connect handler or a middleware of %s", self.name, exc_info=exc)
+            logger.error(
+                "error in the connect handler or a middleware of %s", self.name, exc_info=exc
+            )
             self._refuse(conn, socket, str(exc) or type(exc).__name__, None)
             return
         finally:

@@ -63,7 +63,7 @@ class Server:
 
     def __init__(
         self,
-        cors_allowed_origins: None | str | Sequence[str] | Callable[[str], bool] = None,
+        cors_allowed_origins: str | Sequence[str] | Callable[[str], bool] | None = None,
         ping_interval: float = 25,
         ping_timeout: float = 20,
         max_http_buffer_size: int = 1_000_000,
@@ -78,7 +78,7 @@ class Server:
         cors_credentials: bool = True,
         allow_upgrades: bool = True,
         upgrade_timeout: float = 10,
-        cookie: None | bool | dict[str, Any] = None,
+        cookie: bool | dict[str, Any] | None = None,
         static_files: Mapping[str, str | Path] | None = None,
         cleanup_empty_child_namespaces: bool = False,
         logger: logging.Logger | None = None,
@@ -180,7 +180,9 @@ class Server:
         """Emit a ``"message"`` event to every client of the main namespace."""
         self.sockets.send(*args)
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+    async def emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
         """Send ``event`` to every client and collect their acknowledgements."""
         return await self.sockets.emit_with_ack(event, *args, timeout=timeout)
 

@@ -191,9 +191,7 @@ class Socket:
             ack_id = self.nsp._next_ack_id()
             self._expect_ack(ack_id, callback)
         data = [event, *args]
-        text = (
-            encode_event_text(self.nsp.name, data, ack_id) if self.nsp.fast_text else None
-        )
+        text = encode_event_text(self.nsp.name, data, ack_id) if self.nsp.fast_text else None
         if text is not None:
             self._write_text(text)
         else:
@@ -382,9 +380,7 @@ def _report_error(socket: Socket, result: Any, exc: BaseException | None) -> Non
         _log_handler_error(socket, exc)
 
 
-def new_handshake(
-    request: Any, auth: dict[str, Any], *, secure: bool, xdomain: bool
-) -> Handshake:
+def new_handshake(request: Any, auth: dict[str, Any], *, secure: bool, xdomain: bool) -> Handshake:
     """Build the :class:`Handshake` of a socket from the engine session's first request."""
     now = time.time()
     client = request.client
