@@ -1,18 +1,17 @@
 """Servers under test for the conformance suites.
 
 Every test runs twice: against turbosio ("turbosio") and against Node's reference server
-("node": engine.io 6.6 / socket.io 4.8 from tests/js/node_modules, started by
+("node": engine.io 6.6 / socket.io 4.8 from tests/js/node_modules, started once per run by
 tests/js/conformance-server.mjs with the official suites' settings). A Node run proves that the
 expectation is Node's behaviour; it is skipped loudly when Node or the npm packages are
-missing, and fails instead under CI=true.
+missing, and fails instead under CI=true (the ``node`` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import select
-import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,7 +21,6 @@ import pytest
 
 from .wire import MAX_PAYLOAD, Peer
 
-JS_DIR = Path(__file__).resolve().parent.parent / "js"
 SERVER_SCRIPT = "conformance-server.mjs"
 ENGINE_PATH = "/engine.io/"
 SOCKETIO_PATH = "/socket.io/"
@@ -30,30 +28,13 @@ TARGETS = ["turbosio", "node"]
 
 
 # --- Node reference servers ---------------------------------------------------------------
+# ``node`` and ``js_dir`` come from tests/conftest.py: they skip loudly when Node or the npm
+# packages are missing, and fail under CI=true.
 
 
-def _node_or_skip() -> str:
-    node = shutil.which("node")
-    missing = None
-    if node is None:
-        missing = "`node` is not on PATH"
-    else:
-        for package in ("engine.io", "socket.io"):
-            if not (JS_DIR / "node_modules" / package / "package.json").is_file():
-                missing = f"tests/js/node_modules/{package} is missing (run `make js`)"
-    if missing is not None:
-        message = f"!!! Node reference server unavailable: {missing}; Node conformance runs skipped"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: this is an error)", pytrace=False)
-        pytest.skip(message)
-    assert node is not None
-    return node
-
-
-def _start_node(mode: str) -> tuple[subprocess.Popen[bytes], int]:
-    node = _node_or_skip()
+def _start_node(node: str, js_dir: Path, mode: str) -> tuple[subprocess.Popen[bytes], int]:
     proc = subprocess.Popen(
-        [node, SERVER_SCRIPT, mode], cwd=JS_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [node, SERVER_SCRIPT, mode], cwd=js_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 30)
@@ -81,17 +62,17 @@ def _stop_node(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def node_engineio() -> Iterator[int]:
+def node_engineio(node: str, js_dir: Path) -> Iterator[int]:
     """Port of Node's engine.io echo server (shared by the whole run)."""
-    proc, port = _start_node("engineio")
+    proc, port = _start_node(node, js_dir, "engineio")
     yield port
     _stop_node(proc)
 
 
 @pytest.fixture(scope="session")
-def node_socketio() -> Iterator[int]:
+def node_socketio(node: str, js_dir: Path) -> Iterator[int]:
     """Port of Node's socket.io server with the suite's handlers (shared by the whole run)."""
-    proc, port = _start_node("socketio")
+    proc, port = _start_node(node, js_dir, "socketio")
     yield port
     _stop_node(proc)
 
@@ -142,7 +123,7 @@ class EngineApp:
         return None
 
 
-async def _serve_engine() -> Any:
+async def _serve_engine() -> tuple[Any, Any]:
     from turbosio.engineio import Engine
     from turbosio.server import serve
 
@@ -153,7 +134,7 @@ async def _serve_engine() -> Any:
         max_http_buffer_size=MAX_PAYLOAD,
         cors_allowed_origins="*",
     )
-    return await serve(EngineApp(engine), "127.0.0.1", 0)
+    return engine, await serve(EngineApp(engine), "127.0.0.1", 0)
 
 
 def build_socketio_server() -> Any:
@@ -209,13 +190,15 @@ async def eio(request: pytest.FixtureRequest) -> AsyncIterator[Peer]:
         finally:
             await peer.aclose()
         return
-    handle = await _serve_engine()
-    peer = Peer("turbosio", handle.port, ENGINE_PATH)
+    engine, server = await _serve_engine()
+    peer = Peer("turbosio", server.port, ENGINE_PATH)
     try:
         yield peer
     finally:
         await peer.aclose()
-        await handle.close()
+        engine.close_all()
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 10)
 
 
 @pytest.fixture(params=TARGETS)
