@@ -13,6 +13,9 @@ and an aware or naive (taken as UTC) ``datetime`` encodes back to one. The Pytho
 library does not say which ext form it read, so a 1-byte zero ArrayBuffer, or an 8-byte one,
 is told apart from ``undefined`` or a ``Date`` by looking for its encoding in the message.
 
+Strings with invalid UTF-8 read with U+FFFD in place of the bad bytes, as notepack reads
+them, rather than failing the packet.
+
 Validation follows socket.io-msgpack-parser (type an integer 0-4, ``nsp`` a string, payload
 by type, ``id`` an integer if present), plus the JSON parser's EVENT rule (a non-empty list
 starting with a non-reserved event name or a number) so the layer above sees the same
@@ -95,7 +98,7 @@ class MsgpackDecoder:
             raise TypeError(f"expected str or bytes, got {type(data).__name__}")
         raw = bytes(data)
         try:
-            decoded = self._unpackb(raw, ext_hook=self._ext_hook(raw))
+            decoded = self._unpackb(raw, ext_hook=self._ext_hook(raw), unicode_errors="replace")
         except Exception:  # msgpack raises ValueError subclasses, TypeError, ...
             raise DecodeError("invalid msgpack packet") from None
         if type(decoded) is not dict:
@@ -204,6 +207,7 @@ class MsgpackParser:
             raise TypeError(f"cannot encode packet data: {exc}") from None
         return [cast(bytes, encoded)]
 
-    def decoder(self) -> MsgpackDecoder:
-        """The decoder (stateless, shared by every connection)."""
+    def decoder(self, max_attachments: int | None = None) -> MsgpackDecoder:
+        """The decoder (stateless, shared by every connection; msgpack packets have no
+        attachments, so ``max_attachments`` is ignored)."""
         return self._decoder

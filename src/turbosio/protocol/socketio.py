@@ -15,10 +15,14 @@ BINARY_EVENT whose one attachment follows as a binary Engine.IO message.
 Design rules:
 
 * Decoding validates exactly what Node's socket.io-parser validates (and raises
-  :class:`~turbosio.protocol.DecodeError` where it throws), with three deliberate tightenings:
-  the type, attachment count and ack id must be ASCII digits (Node's ``Number()`` also takes
-  ``" "`` or ``"1e1"``), ack ids above 2**53 - 1 are refused (Node would lose precision), and
-  a payload is required where the protocol requires one (EVENT, ACK, CONNECT_ERROR).
+  :class:`~turbosio.protocol.DecodeError` where it throws), with deliberate tightenings where
+  Node's reading is an accident: the type, attachment count and ack id must be ASCII digits
+  (Node's ``Number()`` also takes ``" "``, so ``'2 ["x"]'`` is ack id 0 to Node and refused
+  here), ack ids above 2**53 - 1 are refused (Node would lose precision), a payload is
+  required where the protocol requires one (EVENT, ACK, CONNECT_ERROR), and in a binary
+  packet every placeholder must resolve.
+* JSON is read as ``JSON.parse`` reads it: orjson first; what orjson refuses but JavaScript
+  takes (numbers beyond a double, lone surrogates) gets a second, slower chance.
 * Decoded binary packets come out as EVENT/ACK with their ``bytes`` back in place, as Node's
   decoder gives them; encoding picks EVENT or BINARY_EVENT (ACK or BINARY_ACK) from the data,
   so a packet carrying bytes never goes out as a plain EVENT.
@@ -28,6 +32,7 @@ Design rules:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from enum import IntEnum
@@ -112,8 +117,9 @@ class Parser(Protocol):
         Raises ``TypeError`` if the data holds values the codec cannot serialise.
         """
 
-    def decoder(self) -> Decoder:
-        """A decoder for one connection."""
+    def decoder(self, max_attachments: int | None = None) -> Decoder:
+        """A decoder for one connection; ``max_attachments`` (if given) overrides the
+        parser's limit on the attachments one packet may announce (if it has any)."""
 
 
 # --- shared tables -------------------------------------------------------------------------
@@ -190,14 +196,15 @@ def has_binary(obj: Any) -> bool:
 
 
 def _deconstruct(obj: Any, buffers: list[bytes], path: set[int]) -> Any:
-    """Copy ``obj`` with every binary value replaced by a numbered placeholder."""
-    if type(obj) in _SCALARS:
-        return obj
-    if isinstance(obj, _BINARY):
-        buffers.append(bytes(obj))
-        return {"_placeholder": True, "num": len(buffers) - 1}
-    is_list = isinstance(obj, (list, tuple))
-    if not is_list and not isinstance(obj, dict):
+    """Copy the container ``obj`` with every binary value in it replaced by a numbered
+    placeholder; other values are shared, not copied."""
+    if isinstance(obj, (list, tuple)):
+        items: Any = enumerate(obj)
+        copy: Any = list(obj)
+    elif isinstance(obj, dict):
+        items = obj.items()
+        copy = dict(obj)
+    else:
         return obj
     key = id(obj)
     if key in path:
@@ -205,10 +212,14 @@ def _deconstruct(obj: Any, buffers: list[bytes], path: set[int]) -> Any:
     if len(path) >= _MAX_DEPTH:
         raise TypeError("packet data nested too deeply")
     path.add(key)
-    if is_list:
-        copy: Any = [_deconstruct(item, buffers, path) for item in obj]
-    else:
-        copy = {k: _deconstruct(v, buffers, path) for k, v in obj.items()}
+    for k, value in items:
+        if type(value) in _SCALARS:
+            continue
+        if isinstance(value, _BINARY):
+            buffers.append(bytes(value))
+            copy[k] = {"_placeholder": True, "num": len(buffers) - 1}
+        else:
+            copy[k] = _deconstruct(value, buffers, path)
     path.discard(key)
     return copy
 
@@ -241,6 +252,63 @@ def _reconstruct(data: Any, buffers: list[bytes]) -> None:
 
 
 # --- JSON decoding -----------------------------------------------------------------------------
+
+
+_JSON_BLANKS = frozenset(" \t\n\r")
+_INT64_MIN = -(2**63)
+_UINT64_END = 2**64
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_int(digits: str) -> int | float:
+    # Beyond 64 bits orjson gives a float (and cannot encode the int back): do the same.
+    number = int(digits)
+    return number if _INT64_MIN <= number < _UINT64_END else float(digits)
+
+
+def _loads_like_javascript(text: str) -> Any:
+    """The second chance for JSON that orjson refuses but JSON.parse takes: numbers beyond
+    a double (Infinity in JavaScript, ``inf`` here) and lone surrogates such as ``"\\ud83d"``
+    (what JSON.stringify makes of a string cut in the middle of an emoji), which become
+    U+FFFD, as they do when Node writes such a string to the wire as UTF-8."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_int=_parse_int)
+    except (ValueError, RecursionError):
+        raise DecodeError("invalid payload") from None
+    stack: list[Any] = [value] if isinstance(value, (list, dict)) else []
+    if isinstance(value, str):
+        return _well_formed(value)
+    while stack:
+        node = stack.pop()
+        if type(node) is list:
+            for index, item in enumerate(node):
+                if type(item) is str:
+                    node[index] = _well_formed(item)
+                elif type(item) is list or type(item) is dict:
+                    stack.append(item)
+        else:
+            for key, item in list(node.items()):
+                if type(item) is str:
+                    item = _well_formed(item)
+                elif type(item) is list or type(item) is dict:
+                    stack.append(item)
+                fixed = _well_formed(key)
+                if fixed is not key:
+                    del node[key]
+                node[fixed] = item
+    return value
+
+
+def _well_formed(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Surrogate pairs are already joined by the decoder; what is left is lone.
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def _check_payload(ptype: PacketType, data: Any, present: bool) -> None:
@@ -309,10 +377,13 @@ def _parse(text: str, max_attachments: int) -> tuple[PacketType, str, Any, int |
         i = match.end()
 
     if i < end:
+        if ack_id is None and text[i] in _JSON_BLANKS:
+            # Node's Number(" ") == 0 makes a blank here an ack id; refuse it instead.
+            raise DecodeError("invalid ack id")
         try:
             data = _loads(text[i:])
         except ValueError:  # orjson.JSONDecodeError, including its depth limit
-            raise DecodeError("invalid payload") from None
+            data = _loads_like_javascript(text[i:])
         _check_payload(ptype, data, True)
     else:
         data = None
@@ -409,17 +480,6 @@ def _encode_text(
     return text + _dumps(data).decode() if has_data else text
 
 
-def _encode_binary(
-    ptype_char: str, namespace: str, ack_id: int | None, data: Any
-) -> list[str | bytes]:
-    buffers: list[bytes] = []
-    data = _deconstruct(data, buffers, set())
-    header = ptype_char + str(len(buffers)) + "-"
-    out: list[str | bytes] = [_encode_text(header, namespace, ack_id, data, True)]
-    out.extend(buffers)
-    return out
-
-
 def _encode_message_text(type_chars: str, namespace: str, data: Any, ack_id: int | None) -> str:
     # type_chars is the Engine.IO "4" plus the Socket.IO type digit.
     body = _dumps(data).decode()
@@ -485,13 +545,20 @@ class JsonParser:
         try:
             return [_encode_text(plain, packet.namespace, packet.id, data, True)]
         except TypeError:
-            if not has_binary(data):
+            # orjson refused the data: bytes in it, or something else it cannot serialise.
+            buffers: list[bytes] = []
+            stripped = _deconstruct(data, buffers, set())
+            if not buffers:
                 raise
-        return _encode_binary(binary, packet.namespace, packet.id, data)
+        header = binary + str(len(buffers)) + "-"
+        out: list[str | bytes] = [_encode_text(header, packet.namespace, packet.id, stripped, True)]
+        out.extend(buffers)
+        return out
 
-    def decoder(self) -> JsonDecoder:
-        """A new decoder for one connection."""
-        return JsonDecoder(self.max_attachments)
+    def decoder(self, max_attachments: int | None = None) -> JsonDecoder:
+        """A new decoder for one connection, accepting at most ``max_attachments``
+        attachments per packet (default: the parser's ``max_attachments``)."""
+        return JsonDecoder(self.max_attachments if max_attachments is None else max_attachments)
 
 
 #: The default parser.
