@@ -119,6 +119,18 @@ async def test_many_pipelined_requests_are_all_answered_in_order(
     writer.close()
 
 
+async def test_header_with_a_line_break_is_refused(app: EchoApp, server: Server) -> None:
+    reader, writer = await connect(server.port)
+    writer.write(b"GET /hold HTTP/1.1\r\n\r\n")
+    held = await asyncio.wait_for(app.held.get(), 10)
+    with pytest.raises(ValueError):
+        held.respond(200, [("X-Evil", "a\r\nSet-Cookie: x=1")], b"")
+    held.respond(200, [("X-Fine", "a")], b"ok")
+    response = await read_response(reader)
+    assert (response.body, "set-cookie" in response.headers) == (b"ok", False)
+    writer.close()
+
+
 async def test_long_held_response_answered_later(app: EchoApp, server: Server) -> None:
     reader, writer = await connect(server.port)
     writer.write(b"GET /hold HTTP/1.1\r\n\r\n")

@@ -157,11 +157,15 @@ class HttpRequest:
         if self._done:
             raise RuntimeError("respond() was already called for this request")
         self._done = True
-        self._on_disconnect = None
         conn = self._conn
         if conn is not None:
+            try:
+                conn._respond(self, status, headers, body)
+            except ValueError:
+                self._done = False  # a bad header: nothing was sent, the app may answer again
+                raise
             self._conn = None
-            conn._respond(self, status, headers, body)
+        self._on_disconnect = None
 
     def on_disconnect(self, callback: Callable[[], None] | None) -> None:
         """Call ``callback`` if the client goes away before :meth:`respond` (``None`` unsets).
