@@ -104,3 +104,30 @@ async def test_shutdown_refuses_pending_async_handshakes() -> None:
     await asyncio.sleep(0)
     assert req.status == 403
     assert not engine.sessions
+
+
+def test_engine_moves_to_a_new_loop() -> None:
+    handler = RecordingHandler(echo=True)
+    engine = Engine(handler)
+    old: list[str] = []
+
+    async def open_one() -> None:
+        old.append(handshake(engine))
+
+    async def shut_down() -> None:
+        await engine.shutdown(timeout=0)
+
+    async def serve_again() -> None:
+        # Sessions of a finished loop are gone, and an old shutdown does not refuse anyone.
+        sid = handshake(engine)
+        assert list(engine.sessions) == [sid]
+        get = poll(engine, sid)
+        engine.sessions[sid].write("4y")
+        await asyncio.sleep(0)
+        assert get.text == "4y"
+
+    asyncio.run(open_one())
+    asyncio.run(serve_again())
+    asyncio.run(shut_down())
+    asyncio.run(serve_again())
+    assert old and old[0] not in engine.sessions

@@ -297,8 +297,14 @@ class Engine:
     def _bind(self) -> None:
         loop = asyncio.get_running_loop()
         if loop is not getattr(self, "_loop", None):
+            # A new loop (a server started again, a test): sessions of the old one are dead
+            # with their connections, and so is any flush or shutdown it had pending.
             self._loop = loop
             self._scheduler = Scheduler(loop, self._resolution)
+            self.sessions.clear()
+            self._dirty = []
+            self._flush_scheduled = False
+            self._shutting_down = False
 
     def _mark_dirty(self, session: Session) -> None:
         self._dirty.append(session)
@@ -340,6 +346,7 @@ class Engine:
         req.respond(200, headers, payload.encode())
 
     def _error(self, req: Request, code: int, *, cors: bool = True) -> None:
+        self._log_refusal(req, code)
         status = 403 if code == _FORBIDDEN else 400
         body = orjson.dumps({"code": code, "message": ERROR_MESSAGES[code]})
         headers: Headers = [("Content-Type", "application/json")]
@@ -347,7 +354,23 @@ class Engine:
             headers.extend(self._cors_headers(req))
         req.respond(status, headers, body)
 
+    def _log_refusal(self, req: Request, code: int) -> None:
+        # Node emits "connection_error" here; a debug line is its equivalent.
+        if code == _UNKNOWN_SID:
+            self.logger.debug(
+                "%s %s?%s: Session ID unknown (closed or timed out, or with several server "
+                "processes, a request that reached another process: use sticky sessions)",
+                req.method,
+                req.path,
+                req.query_string,
+            )
+        else:
+            self.logger.debug(
+                "%s %s?%s: %s", req.method, req.path, req.query_string, ERROR_MESSAGES[code]
+            )
+
     def _reject(self, req: WebSocketRequest, code: int) -> None:
+        self._log_refusal(req, code)
         # Node answers every refused upgrade "400 Bad Request" with the message as text/html.
         req.reject(400, [("Content-Type", "text/html")], ERROR_MESSAGES[code].encode())
 

@@ -276,10 +276,19 @@ class Session:
 
     def on_ws_message(self, data: str | bytes) -> None:
         """A WebSocket message for this session (the session is the socket's handler)."""
+        # The hot path: a message packet goes up with no further call in between.
         if isinstance(data, str):
-            self._on_text(data)
-        else:
-            self._on_message(data)
+            if data[:1] != "4":
+                self._on_text(data)
+                return
+            data = data[1:]
+        if self._state == _OPEN:
+            try:
+                self.engine.handler.engine_message(self, data)
+            except Exception:
+                self.engine.logger.exception(
+                    "engine_message handler failed for session %s", self.sid
+                )
 
     def on_ws_close(self, code: int) -> None:
         """The session's WebSocket is gone (either side closed it, or it was lost)."""
