@@ -166,7 +166,11 @@ async def polling_close(peer: Peer) -> None:
 
 
 async def ws_close(peer: Peer) -> None:
-    """forcefully closes the session (WebSocket)"""
+    """forcefully closes the session (WebSocket)
+
+    As in the official suite, pings are left unanswered while waiting. Node 6.6 ignores a close
+    packet that arrives over WebSocket and ends such a session through the heartbeat; a server
+    that closes at once passes too."""
     sock, _ = await peer.ws_open()
     await sock.send("1")
     await sock.expect_closed()

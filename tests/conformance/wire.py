@@ -5,6 +5,7 @@ asks for, so every byte the server sends is seen exactly as it was sent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -161,6 +162,11 @@ class Peer:
         self.http = aiohttp.ClientSession()
         self._sockets: list[WS] = []
         self._writers: list[asyncio.StreamWriter] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        """Cancel ``task`` when the peer closes (a background reader of a test's client)."""
+        self._tasks.append(task)
 
     def url(self, query: str) -> str:
         """The HTTP URL of the engine path with ``query``."""
@@ -286,6 +292,11 @@ class Peer:
 
     async def aclose(self) -> None:
         """Close every connection this peer opened."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for sock in self._sockets:
             if not sock.closed:
                 await sock.close()
