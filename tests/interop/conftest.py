@@ -6,9 +6,9 @@ against three servers:
 
 * "node": Node's socket.io 4.8 (tests/js/reference-server.mjs), proving the expectations;
 * "turbosio": our embedded server, in the test's event loop;
-* "turbosio-uvicorn": our ASGI app under uvicorn in a subprocess, for the tests whose function
-  has a true ``uvicorn_too`` attribute (a subset: the ASGI front end shares everything above
-  the transports with the embedded server).
+* "turbosio-uvicorn": our ASGI app under uvicorn in a subprocess, for the tests decorated with
+  ``uvicorn_too`` in the test module (a subset: the ASGI front end shares everything above the
+  transports with the embedded server). Select them with ``-m uvicorn``, not ``-k``.
 
 Scenarios that need other server settings name a profile from ``interop_app.PROFILES``.
 """
@@ -49,7 +49,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize every interop test over the servers and the client matrix."""
     if "server_kind" in metafunc.fixturenames:
         kinds = [pytest.param("node"), pytest.param("turbosio")]
-        if getattr(metafunc.function, "uvicorn_too", False):
+        if getattr(metafunc.function, "interop_asgi_subset", False):
             kinds.append(pytest.param("turbosio-uvicorn", marks=pytest.mark.uvicorn))
         metafunc.parametrize("server_kind", kinds)
     if "client" in metafunc.fixturenames:

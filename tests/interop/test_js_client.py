@@ -21,7 +21,7 @@ Runner = Callable[..., Awaitable[dict[str, Any]]]
 
 def uvicorn_too(test: Callable[..., Any]) -> Callable[..., Any]:
     """Run this scenario against the ASGI app under uvicorn as well."""
-    test.uvicorn_too = True  # type: ignore[attr-defined]
+    test.interop_asgi_subset = True  # type: ignore[attr-defined]
     return test
 
 
