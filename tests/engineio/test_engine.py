@@ -72,8 +72,8 @@ async def test_shutdown_is_graceful() -> None:
     refused_ws = FakeWebSocketRequest(q(transport="websocket"))
     engine.handle_websocket(refused_ws)
     assert refused_ws.ws is None and refused_ws.status == 503
-    last = poll(engine, idle_sid)
-    assert last.text == "4bye\x1e1"
+    assert poll(engine, idle_sid).text == "4bye"
+    assert poll(engine, idle_sid).text == "1"
     await asyncio.wait_for(task, 1)
     assert not engine.sessions
     assert set(handler.closed) == {(ws_sid, "server shutting down"),

@@ -184,9 +184,24 @@ async def test_server_close_with_a_pending_poll(engine: Engine, handler: Recordi
     sid = handshake(engine)
     session = engine.sessions[sid]
     pending = poll(engine, sid)
+    session.close()
+    assert pending.text == "1"
+    assert handler.reasons(sid) == ["forced close"]
+
+
+async def test_server_close_flushes_the_buffer_before_the_close_packet(
+    engine: Engine, handler: RecordingHandler
+) -> None:
+    sid = handshake(engine)
+    session = engine.sessions[sid]
+    pending = poll(engine, sid)
     session.write("4bye")
     session.close()
-    assert pending.text == "4bye\x1e1"
+    # What was buffered goes first, the close packet with the next poll (as Node: the JS
+    # client must see "4bye" before "1", in another payload).
+    assert pending.text == "4bye"
+    assert handler.closed == []
+    assert poll(engine, sid).text == "1"
     assert handler.reasons(sid) == ["forced close"]
     assert session.closed
     session.write("4dropped")  # no effect, no error
@@ -205,8 +220,9 @@ async def test_server_close_waits_for_the_next_poll(
     assert handler.closed == []
     assert post(engine, sid, "4ignored").text == "ok"  # closing: packets are not delivered
     assert handler.messages == []
-    get = poll(engine, sid)
-    assert get.text == "4bye\x1e1"
+    assert poll(engine, sid).text == "4bye"
+    assert handler.closed == []
+    assert poll(engine, sid).text == "1"
     assert handler.reasons(sid) == ["server shutting down"]
     assert poll(engine, sid).status == 400
 

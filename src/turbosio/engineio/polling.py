@@ -39,10 +39,14 @@ def handle_poll(session: Session, req: Request) -> None:
         return
     session._poll = req
     if session._state == _CLOSING:
-        # A graceful close was waiting for this poll: deliver the rest and the close packet.
-        session._buffer.append(CLOSE)
-        session._flush_poll()
-        session._finish(session._close_reason)
+        # A graceful close was waiting for this poll: deliver what is left, or else the close
+        # packet (never both in one payload: see Session.close).
+        if not session._buffer:
+            session._buffer.append(CLOSE)
+            session._flush_poll()
+            session._finish(session._close_reason)
+        else:
+            session._flush_poll()
         return
     if session._buffer:
         session._flush_poll()

@@ -161,11 +161,16 @@ class Session:
             upgrade.abort()
         if self._ws is not None:
             self._finish(reason)
-        elif self._poll is not None:
+        elif self._poll is not None and not self._buffer:
             self._buffer.append(CLOSE)
             self._flush_poll()
             self._finish(reason)
         else:
+            # As Node: what is buffered goes out first (now, to a pending GET), and the close
+            # packet in a response of its own, with the next poll. The JS client handles
+            # Socket.IO packets a tick after the Engine.IO close packet of the same payload,
+            # so sending both together would turn "io server disconnect" into "transport close".
+            self._flush_poll()
             self._state = _CLOSING
             self._close_reason = reason
             engine = self.engine

@@ -355,16 +355,19 @@ class Server:
         return ASGIApp(self, other_app)
 
     async def shutdown(self, timeout: float = 5.0) -> None:
-        """Disconnect every client with "server shutting down" and close their sessions."""
+        """Disconnect every client with "server shutting down" and close their sessions.
+
+        Clients see the connection close (not a namespace disconnect), so the JS client
+        reconnects, to another server if there is one. Polling clients get ``timeout`` seconds
+        to fetch their last payload; new connections are refused meanwhile.
+        """
+        reason = DisconnectReason.SERVER_SHUTTING_DOWN.value
         for session in list(self.engine.sessions.values()):
             conn = session.context
             if isinstance(conn, Connection):
-                conn.close(DisconnectReason.SERVER_SHUTTING_DOWN.value)
-            else:
-                session.close(DisconnectReason.SERVER_SHUTTING_DOWN.value)
+                conn.on_close(reason)
+        await self.engine.shutdown(reason, timeout)
         for nsp in list(self._nsps.values()):
             close = getattr(nsp.adapter, "close", None)
             if close is not None:
                 close()
-        # Give the loop a moment to write the close packets.
-        await asyncio.sleep(0)
