@@ -308,6 +308,55 @@ async def test_run_serves_a_server_asgi_app(tmp_path: Path) -> None:
 
 
 @needs_server
+async def test_run_asgi_stops_held_polls_at_once(tmp_path: Path) -> None:
+    """uvicorn waits for open requests before it stops; turbosio run tells the Server first,
+    so a held long-poll gets its close packet instead of waiting for the next ping."""
+    write_module(tmp_path, "cli_server_shutdown", SERVER_APP)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "turbosio",
+        "run",
+        "cli_server_shutdown:fastapi_like",
+        "--port",
+        "0",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(STARTUP_TIMEOUT):
+            while not (
+                found := re.search(rb"running on (http://\S+)", await proc.stdout.readline())
+            ):
+                pass
+        url = found.group(1).decode()
+        async with aiohttp.ClientSession() as http:
+            sid = (await polling_handshake(http, url))["sid"]
+            polling = f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+            async with http.post(polling, data="40") as resp:
+                assert resp.status == 200
+            async with http.get(polling) as resp:
+                assert (await resp.text()).startswith("40{")
+            held = asyncio.ensure_future(http.get(polling))
+            await asyncio.sleep(0.3)  # the GET is held: nothing to send until the next ping
+            assert not held.done()
+            proc.send_signal(signal.SIGINT)
+            # The default ping interval is 25 s: an answer within the timeout is the close.
+            async with asyncio.timeout(10), await held as resp:
+                assert resp.status == 200
+                assert await resp.text() == "1"
+        async with asyncio.timeout(10):
+            await proc.communicate()
+        assert proc.returncode == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@needs_server
 async def test_demo_command(tmp_path: Path) -> None:
     async with (
         serving("demo", "--port", "0", cwd=tmp_path) as url,

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .asgi import ASGIApp
 from .exceptions import TurbosioError
 
 __all__ = ["AppLoadError", "describe_app", "load_app", "main"]
@@ -131,18 +132,37 @@ def serve(obj: Any, host: str, port: int, log_level: str = "info") -> None:
     if kind == "server":
         obj.run(host=host, port=port)
     elif kind == "asgi":
-        try:
-            import uvicorn
-        except ImportError:
-            raise AppLoadError(
-                "Serving an ASGI app needs uvicorn: pip install 'turbosio[asgi]'."
-            ) from None
-        uvicorn.run(obj, host=host, port=port, log_level=log_level)
+        _serve_asgi(obj, host, port, log_level)
     else:
         raise AppLoadError(
             "Flask apps with turbosio.flask.SocketIO are not supported by `turbosio run` yet: "
             "call socketio.run(app) from your script instead."
         )
+
+
+def _serve_asgi(app: Any, host: str, port: int, log_level: str) -> None:
+    try:
+        import uvicorn
+    except ImportError:
+        raise AppLoadError(
+            "Serving an ASGI app needs uvicorn: pip install 'turbosio[asgi]'."
+        ) from None
+    # uvicorn waits for open requests before its lifespan shutdown, and a held long-poll is
+    # answered only at the next ping: tell turbosio first (when the app is a turbosio app),
+    # so its clients get their close packets and uvicorn stops at once.
+    engine_app = app.app if isinstance(app, ASGIApp) else None
+    before_shutdown = getattr(engine_app, "shutdown", None)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            if before_shutdown is not None:
+                try:
+                    await before_shutdown()
+                except Exception:
+                    logging.getLogger("turbosio").exception("error while shutting down")
+            await super().shutdown(sockets)
+
+    Server(uvicorn.Config(app, host=host, port=port, log_level=log_level)).run()
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
