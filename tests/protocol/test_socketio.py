@@ -537,3 +537,27 @@ def test_hot_path_matches_the_encoder(packet: Packet) -> None:
 )
 def test_has_binary(value: Any, expected: bool) -> None:
     assert has_binary(value) is expected
+
+
+def test_json_nested_past_any_recursion_limit_decodes_as_javascript_does() -> None:
+    depth = 100_000
+    decoder = json_parser.decoder()
+    packet = decoder.feed('2["deep",' + "[" * depth + "]" * depth + "]")
+    assert packet is not None
+    assert packet.data[0] == "deep"
+    node, levels = packet.data[1], 1
+    while node:
+        node, levels = node[0], levels + 1
+    assert levels == depth
+
+
+def test_json_nested_deeper_than_orjson_encodes_is_still_encoded() -> None:
+    data: list[object] = []
+    for _ in range(1000):
+        data = [data, {"k": "v"}]
+    text = encode_event_text("/", ["deep", data])
+    assert text is not None
+    packet = json_parser.decoder().feed(text[1:])
+    assert packet is not None and packet.type == PacketType.EVENT
+    # Compared through the encoding: == on 2000 levels would exceed Python's recursion limit.
+    assert encode_event_text("/", packet.data) == text

@@ -143,7 +143,80 @@ _MAX_ID = 2**53 - 1
 _DIGITS = re.compile(r"[0-9]+")
 
 _loads = orjson.loads
-_dumps = orjson.dumps
+_orjson_dumps = orjson.dumps
+
+
+def _dumps(obj: Any) -> bytes:
+    try:
+        return _orjson_dumps(obj)
+    except TypeError as exc:
+        # orjson stops at 254 levels of nesting, while data decoded from a client may be
+        # nested up to 1024 levels (and Node's JSON.stringify goes deeper still): encode such
+        # data without recursion instead of failing the emit.
+        if "ecursion" not in str(exc):
+            raise
+        return _dumps_deep(obj)
+
+
+def _dumps_deep(obj: Any) -> bytes:
+    """JSON of arbitrarily nested lists and dicts, built with an explicit stack."""
+    out: list[bytes] = []
+    # Work items: a value to encode, or a literal piece of output (a closing bracket carries
+    # the id of its container, which leaves the current path there).
+    stack: list[Any] = [obj]
+    path: set[int] = set()
+    literal = _Literal
+    while stack:
+        item = stack.pop()
+        if type(item) is literal:
+            out.append(item.piece)
+            if item.owner:
+                path.discard(item.owner)
+            continue
+        is_list = isinstance(item, (list, tuple))
+        if not is_list and not isinstance(item, dict):
+            out.append(_orjson_dumps(item))
+            continue
+        key = id(item)
+        if key in path:
+            raise TypeError("circular reference in packet data")
+        if len(path) >= _MAX_DEEP:
+            raise TypeError("packet data nested too deeply")
+        path.add(key)
+        if is_list:
+            out.append(b"[")
+            stack.append(literal(b"]", key))
+            for index in range(len(item) - 1, -1, -1):
+                stack.append(item[index])
+                if index:
+                    stack.append(literal(b","))
+        else:
+            out.append(b"{")
+            stack.append(literal(b"}", key))
+            pairs = list(item.items())
+            for index in range(len(pairs) - 1, -1, -1):
+                name, value = pairs[index]
+                if not isinstance(name, str):
+                    raise TypeError("dict keys must be str")
+                stack.append(value)
+                stack.append(literal(_orjson_dumps(name) + b":"))
+                if index:
+                    stack.append(literal(b","))
+    return b"".join(out)
+
+
+#: How deep ``_dumps_deep`` goes (Node's own JSON.stringify overflows its stack near 5000).
+_MAX_DEEP = 100_000
+
+
+class _Literal:
+    __slots__ = ("owner", "piece")
+
+    def __init__(self, piece: bytes, owner: int = 0) -> None:
+        self.piece = piece
+        self.owner = owner
+
+
 _new = object.__new__
 # A frozen dataclass's __init__ sets each field through object.__setattr__; the slot
 # descriptors do the same job faster, which matters for one packet per message.
@@ -269,6 +342,81 @@ def _parse_int(digits: str) -> int | float:
     return number if _INT64_MIN <= number < _UINT64_END else float(digits)
 
 
+_JSON_TOKEN = re.compile(
+    r'[ \t\n\r]*(?:([\[\]{},:])|("(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")'
+    r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)|(true|false|null))"
+)
+_JSON_WORDS = {"true": True, "false": False, "null": None}
+
+
+def _loads_deep(text: str) -> Any:
+    """Parse JSON with an explicit stack (no recursion), for pathologically deep nesting."""
+    match = _JSON_TOKEN.match
+    pos = 0
+    # Each frame: [container, pending dict key or None, expecting a value?]
+    stack: list[list[Any]] = []
+    result: Any = None
+    done = False
+    while True:
+        m = match(text, pos)
+        if m is None:
+            break
+        pos = m.end()
+        punct, string, number, word = m.groups()
+        frame = stack[-1] if stack else None
+        if punct in ("]", "}"):
+            if frame is None or (punct == "]") != (type(frame[0]) is list):
+                raise DecodeError("invalid payload")
+            if frame[1] is not None or (frame[2] and frame[0]):  # a key alone, a trailing comma
+                raise DecodeError("invalid payload")
+            value: Any = stack.pop()[0]
+        elif punct == ",":
+            if frame is None or frame[2] or (type(frame[0]) is dict and frame[1] is not None):
+                raise DecodeError("invalid payload")
+            frame[2] = True
+            continue
+        elif punct == ":":
+            if frame is None or type(frame[0]) is not dict or frame[1] is None or frame[2]:
+                raise DecodeError("invalid payload")
+            frame[2] = True
+            continue
+        elif punct in ("[", "{"):
+            if done or (frame is not None and not frame[2]):
+                raise DecodeError("invalid payload")
+            stack.append([[] if punct == "[" else {}, None, True])
+            continue
+        elif string is not None:
+            value = json.loads(string)
+            if frame is not None and type(frame[0]) is dict and frame[1] is None:
+                if not frame[2]:
+                    raise DecodeError("invalid payload")
+                frame[1] = value
+                frame[2] = False
+                continue
+        elif number is not None:
+            value = _parse_int(number) if number.lstrip("-").isdigit() else float(number)
+        else:
+            value = _JSON_WORDS[word]
+        # A complete value: place it.
+        frame = stack[-1] if stack else None
+        if frame is None:
+            if done:
+                raise DecodeError("invalid payload")
+            result, done = value, True
+        elif not frame[2]:
+            raise DecodeError("invalid payload")
+        elif type(frame[0]) is list:
+            frame[0].append(value)
+            frame[2] = False
+        else:
+            frame[0][frame[1]] = value
+            frame[1] = None
+            frame[2] = False
+    if stack or not done or text[pos:].strip(" \t\n\r"):
+        raise DecodeError("invalid payload")
+    return result
+
+
 def _loads_like_javascript(text: str) -> Any:
     """The second chance for JSON that orjson refuses but JSON.parse takes: numbers beyond
     a double (Infinity in JavaScript, ``inf`` here) and lone surrogates such as ``"\\ud83d"``
@@ -276,7 +424,10 @@ def _loads_like_javascript(text: str) -> Any:
     U+FFFD, as they do when Node writes such a string to the wire as UTF-8."""
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_int=_parse_int)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        # Nested deeper than any recursive parser goes; JSON.parse takes it, so do we.
+        value = _loads_deep(text)
+    except ValueError:
         raise DecodeError("invalid payload") from None
     stack: list[Any] = [value] if isinstance(value, (list, dict)) else []
     if isinstance(value, str):
