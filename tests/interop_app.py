@@ -63,7 +63,7 @@ def build_server(profile: str = "default") -> Any:
             "nsp": socket.namespace,
             "auth": socket.handshake.auth,
             # The Engine.IO session id (Node's socket.conn.id), not the socket's id.
-            "engine": socket.sid,
+            "engine": socket.conn.sid,
             "rooms": sorted(socket.rooms),
         }
 

@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
 
@@ -96,6 +96,12 @@ class Namespace:
         return self._sockets
 
     # -- registration ------------------------------------------------------------------------
+
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
 
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """Register ``handler`` for ``event``; usable as a decorator.

@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from ..adapters.memory import InMemoryAdapter
 from ..engineio import Engine
@@ -149,6 +149,12 @@ class Server:
         """The main namespace (Node's ``io.sockets``)."""
         return self._nsps["/"]
 
+    @overload
+    def on(self, event: str, *, namespace: str = "/") -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F, namespace: str = "/") -> F: ...
+
     def on(
         self, event: str, handler: Callable[..., Any] | None = None, namespace: str = "/"
     ) -> Any:
@@ -156,7 +162,8 @@ class Server:
 
         See :meth:`Namespace.on` for what each kind of handler receives.
         """
-        return self.of(namespace).on(event, handler)
+        nsp = self.of(namespace)
+        return nsp.on(event) if handler is None else nsp.on(event, handler)
 
     def event(self, func: F) -> F:
         """Decorator: handle the event named like the function, in the main namespace."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..engineio.io import SharedMessage
+from ..engineio.io import EngineSession, SharedMessage
 from ..exceptions import AckTimeout, ConnectionRefused, Disconnected
 from ..protocol.socketio import Packet, PacketType, encode_ack_text, encode_event_text
 from .broadcast import BroadcastOperator, ack_value
@@ -117,9 +117,11 @@ class Socket:
         return self.nsp.server
 
     @property
-    def sid(self) -> str:
-        """The Engine.IO session id of the underlying connection."""
-        return self._session.sid
+    def conn(self) -> EngineSession:
+        """The underlying Engine.IO session (Node's ``socket.conn``): ``conn.sid`` is the
+        connection's id, shared by its sockets in every namespace; ``conn.transport`` the
+        transport in use."""
+        return self._session
 
     @property
     def transport(self) -> str:
