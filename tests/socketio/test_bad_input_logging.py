@@ -56,10 +56,10 @@ async def garbage_post(url: str) -> None:
 
 
 async def unknown_sid(url: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{url}/socket.io/?EIO=4&transport=polling&sid=nope") as r:
-            assert r.status == 400
-            assert await r.json() == {"code": 1, "message": "Session ID unknown"}
+    target = f"{url}/socket.io/?EIO=4&transport=polling&sid=nope"
+    async with aiohttp.ClientSession() as http, http.get(target) as r:
+        assert r.status == 400
+        assert await r.json() == {"code": 1, "message": "Session ID unknown"}
 
 
 async def bad_http(url: str) -> None:
