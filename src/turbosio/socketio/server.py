@@ -16,6 +16,7 @@ from ..engineio import Engine
 from ..engineio.io import EngineSession, Request, WebSocketRequest
 from ..protocol.socketio import json_parser
 from .broadcast import BroadcastOperator
+from .client_files import ClientFiles, find_client_dir
 from .connection import Connection
 from .namespace import Namespace, ParentNamespace
 from .reasons import DisconnectReason
@@ -58,7 +59,10 @@ class Server:
     POST) in bytes. ``adapter`` creates each namespace's adapter (in-memory by default).
     ``connect_timeout``: seconds a client may stay connected without joining a namespace.
     ``static_files`` maps URL paths to files (``{"/": "index.html"}``) or, for a path ending in
-    ``/``, to a directory.
+    ``/``, to a directory. ``serve_client`` (Node's ``serveClient``) answers
+    ``<path>/socket.io.js`` and the other client builds from an installed npm socket.io-client,
+    found in ``client_dir``, ``$TURBOSIO_CLIENT_DIR`` or ``node_modules`` from the working
+    directory upward (see :mod:`turbosio.socketio.client_files`); 404 when there is none.
     """
 
     def __init__(
@@ -82,6 +86,8 @@ class Server:
         static_files: Mapping[str, str | Path] | None = None,
         cleanup_empty_child_namespaces: bool = False,
         logger: logging.Logger | None = None,
+        serve_client: bool = True,
+        client_dir: str | Path | None = None,
     ) -> None:
         for name in transports:
             if name not in ("polling", "websocket"):
@@ -112,6 +118,7 @@ class Server:
         self._nsps: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
         self._static = {k: Path(v) for k, v in (static_files or {}).items()}
+        self._client_files = ClientFiles(find_client_dir(client_dir)) if serve_client else None
         self._thread_id: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.of("/")
@@ -280,7 +287,11 @@ class Server:
         self._bind_loop()
         path = request.path
         if path == self.path or path.startswith(self.path + "/"):
-            self.engine.handle_request(request)
+            client_files = self._client_files
+            if client_files is None or not client_files.handles(
+                request, path[len(self.path) + 1 :]
+            ):
+                self.engine.handle_request(request)
             return
         target = self._static_target(path)
         if target is None or request.method not in ("GET", "HEAD"):
