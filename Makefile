@@ -23,8 +23,11 @@ tests/js/node_modules/.installed: tests/js/package.json
 
 js: tests/js/node_modules/.installed
 
+# The pages load the official client that turbosio serves from the npm package pinned in
+# tests/js (`make js`); without npm they fall back to the CDN build.
 demo: $(STAMP)
-	$(PY) -m turbosio demo
+	-@$(MAKE) --no-print-directory js
+	TURBOSIO_CLIENT_DIR=tests/js/node_modules/socket.io-client/dist $(PY) -m turbosio demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
@@ -35,13 +38,39 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff format src tests
 	$(VENV)/bin/ruff check --fix src tests
 
+# The browser tests (tests/demo) drive /usr/bin/chromium: install it when it is missing.
+.PHONY: chromium
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "!!! /usr/bin/chromium is missing: installing it with apt-get for the browser tests"; \
+		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; then \
+			echo "!!! could not install chromium: the browser tests will be skipped (CI fails)"; \
+			if [ "$$CI" = "true" ]; then exit 1; fi; \
+		fi; \
+	fi
+
 test: $(STAMP)
 	-@$(MAKE) --no-print-directory js
+	@$(MAKE) --no-print-directory chromium
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench:
-	@echo "make bench: the benchmark suite arrives with the performance issue (benchmarks/)."
+# The peers of the benchmark in their own places: python-socketio + uvicorn in a venv, Node's
+# socket.io from npm. `make bench BENCH_ARGS=--quick` is a 2-minute smoke run.
+PEERS := benchmarks/.venv-peers/.installed
+NODE_PEER := benchmarks/node/node_modules/.installed
+
+$(PEERS): benchmarks/requirements-peers.txt
+	test -x benchmarks/.venv-peers/bin/python || $(PYTHON) -m venv benchmarks/.venv-peers
+	benchmarks/.venv-peers/bin/pip install -q -r benchmarks/requirements-peers.txt
+	touch $@
+
+$(NODE_PEER): benchmarks/node/package.json
+	cd benchmarks/node && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+
+bench: $(STAMP) $(PEERS) $(NODE_PEER)
+	$(PY) -m pytest -q -p no:cacheprovider -o python_files='bench_*.py' tests/bench
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,551 @@
+"""``make bench``: turbosio against Node's socket.io and python-socketio, side by side.
+
+Each server under test is started pinned to CPU 0 (``taskset``), fresh for every scenario; the
+load generator (loadgen.py) runs pinned to CPU 1 and speaks the wire protocol itself. Figures
+are min / median / max over the repeats of one run, and the table gives turbosio's ratios to
+Node and to python-socketio beside the targets of the performance issue.
+
+Servers: ``turbosio`` (the embedded server), ``asgi`` (turbosio's ASGI app under uvicorn),
+``node`` (socket.io 4.8 on Node's http server), ``pysio`` (python-socketio 5 under uvicorn),
+and ``bare`` (bare_server.py, only to measure the load generator's ceiling).
+
+Every process started here is stopped here, by its PID, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MAIN_PY = ROOT / ".venv" / "bin" / "python"
+PEERS_PY = HERE / ".venv-peers" / "bin" / "python"
+NODE_DIR = HERE / "node"
+RESULTS = HERE / "results"
+
+SERVER_CPU = "0"
+LOADGEN_CPU = "1"
+
+UVICORN_FLAGS = [
+    "--host",
+    "127.0.0.1",
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--ws",
+    "websockets-sansio",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+]
+
+SERVERS = ("turbosio", "asgi", "node", "pysio")
+LABELS = {
+    "turbosio": "turbosio",
+    "asgi": "turbosio ASGI/uvicorn",
+    "node": "Node socket.io 4.8",
+    "pysio": "python-socketio 5",
+    "bare": "bare server",
+}
+
+
+def server_command(name: str, port: int) -> list[str]:
+    """The command line that serves the benchmark app of ``name`` on ``port``."""
+    apps = str(HERE / "apps")
+    if name == "turbosio":
+        return [str(MAIN_PY), str(HERE / "apps" / "turbosio_app.py"), str(port)]
+    if name == "asgi":
+        return [str(MAIN_PY), "-m", "uvicorn", "turbosio_app:app", "--app-dir", apps]
+    if name == "pysio":
+        return [str(PEERS_PY), "-m", "uvicorn", "pysio_app:app", "--app-dir", apps]
+    if name == "node":
+        return ["node", str(NODE_DIR / "server.mjs"), str(port)]
+    if name == "bare":
+        return [str(MAIN_PY), str(HERE / "bare_server.py"), str(port)]
+    raise ValueError(name)
+
+
+@dataclass
+class Scenario:
+    """One row of the table."""
+
+    key: str
+    title: str
+    loadgen: list[str]
+    unit: str
+    higher_is_better: bool = True
+    #: Target ratio turbosio / Node (for lower-is-better figures: at most this ratio).
+    node_target: float | None = None
+    #: Fresh server per repeat (the loadgen then runs one repeat at a time).
+    fresh_per_repeat: bool = False
+    calibrate: bool = False
+    #: Loadgen arguments that override the run's timing (slow_reader runs longer).
+    timing: list[str] = field(default_factory=list)
+
+
+def scenarios(quick: bool) -> list[Scenario]:
+    """The scenarios of the performance issue, in table order."""
+    return [
+        Scenario(
+            "echo_w1",
+            "echo with ack, 1 in flight",
+            ["echo", "--window", "1"],
+            "msg/s",
+            node_target=1.4,
+            calibrate=True,
+        ),
+        Scenario(
+            "echo_w16",
+            "echo with ack, 16 in flight",
+            ["echo", "--window", "16"],
+            "msg/s",
+            node_target=1.8,
+            calibrate=True,
+        ),
+        Scenario(
+            "event_w16",
+            "event answered by event, 16 in flight",
+            ["event", "--window", "16"],
+            "msg/s",
+            node_target=1.8,
+            calibrate=True,
+        ),
+        Scenario(
+            "bcast_1000",
+            "broadcast to a room of 1000",
+            ["broadcast", "--clients", "1000", "--window", "4"],
+            "deliv/s",
+            node_target=1.25,
+            calibrate=True,
+        ),
+        Scenario(
+            "bcast_10000",
+            "broadcast to a room of 10 000",
+            ["broadcast", "--clients", "2000" if quick else "10000", "--window", "4"],
+            "deliv/s",
+            calibrate=True,
+        ),
+        Scenario(
+            "connect_ws",
+            "connect over websocket",
+            ["connect_ws", "--clients", "50"],
+            "conn/s",
+            node_target=2.5,
+            calibrate=True,
+        ),
+        Scenario(
+            "connect_upgrade",
+            "connect by polling, then upgrade",
+            ["connect_upgrade", "--clients", "200"],
+            "conn/s",
+            node_target=2.0,
+        ),
+        Scenario(
+            "memory",
+            "memory per idle connection",
+            ["memory", "--clients", "1000" if quick else "5000"],
+            "KiB",
+            higher_is_better=False,
+            node_target=0.5,
+            fresh_per_repeat=True,
+        ),
+        Scenario("polling_echo", "polling-only echo with ack", ["polling_echo"], "msg/s"),
+        Scenario(
+            "latency",
+            "p99 latency at 4000 msg/s (echo, 50 clients)",
+            ["latency", "--rate", "4000"],
+            "ms",
+            higher_is_better=False,
+            node_target=1.0,
+        ),
+        Scenario(
+            "slow_reader",
+            "slow readers: server RSS growth",
+            [
+                "slow_reader",
+                "--clients",
+                "50",
+                "--slow",
+                "10",
+                "--payload",
+                "4096",
+                "--window",
+                "8",
+                "--rss-cap",
+                "512",
+            ],
+            "MiB",
+            higher_is_better=False,
+            fresh_per_repeat=True,
+            timing=["--duration", "3" if quick else "6"],
+        ),
+    ]
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _raise_nofile() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Wait until something accepts connections on ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process this script started (its own process group), by its PID."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def running_server(name: str, log: Path) -> Iterator[tuple[int, int]]:
+    """Start server ``name`` on CPU 0; yield ``(port, pid)``; stop it."""
+    port = free_port()
+    cmd = ["taskset", "-c", SERVER_CPU, *server_command(name, port)]
+    if name in ("asgi", "pysio"):
+        cmd += [*UVICORN_FLAGS, "--port", str(port)]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=NODE_DIR if name == "node" else ROOT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_raise_nofile,
+        )
+    try:
+        wait_listening(port, proc)
+        yield port, proc.pid
+    finally:
+        stop(proc)
+
+
+def run_loadgen(args: list[str], port: int, pid: int, timing: list[str]) -> dict[str, Any]:
+    """Run loadgen.py on CPU 1 and return its JSON result."""
+    cmd = [
+        "taskset", "-c", LOADGEN_CPU, str(MAIN_PY), str(HERE / "loadgen.py"), *args,
+        "--port", str(port), "--server-pid", str(pid), *timing,
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=360)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        return {"error": "load generator timed out"}
+    finally:
+        stop(proc)
+    try:
+        return dict(json.loads(out.decode().strip().splitlines()[-1]))
+    except (IndexError, ValueError):
+        return {"error": f"load generator failed: {err.decode()[-300:]}"}
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def measure(sc: Scenario, server: str, opts: argparse.Namespace, log: Path) -> dict[str, Any]:
+    """Run scenario ``sc`` against ``server``; the loadgen results merged."""
+    timing = [
+        "--repeats", str(opts.repeats), "--duration", str(opts.duration),
+        "--warmup", str(opts.warmup),
+        *sc.timing,
+    ]  # fmt: skip
+    if not sc.fresh_per_repeat:
+        with running_server(server, log) as (port, pid):
+            return run_loadgen(sc.loadgen, port, pid, timing)
+    merged: dict[str, Any] = {"values": [], "windows": [], "runs": []}
+    timing[1] = "1"
+    for _ in range(opts.repeats):
+        with running_server(server, log) as (port, pid):
+            result = run_loadgen(sc.loadgen, port, pid, timing)
+        if "error" in result:
+            return result
+        merged["values"] += result["values"]
+        merged["runs"].append({k: v for k, v in result.items() if k not in ("values",)})
+    return merged
+
+
+def summary(values: list[float]) -> tuple[float, float, float]:
+    """(min, median, max)."""
+    return min(values), statistics.median(values), max(values)
+
+
+def fmt(value: float, unit: str) -> str:
+    """A figure in a few characters: 112.6k, 17.4, 0.87."""
+    if unit in ("msg/s", "deliv/s", "conn/s") and value >= 1000:
+        return f"{value / 1000:.1f}k"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def cell(result: dict[str, Any] | None, unit: str) -> str:
+    """``median (min-max)`` of a result, or why there is none."""
+    if result is None:
+        return "-"
+    if "error" in result:
+        return "error"
+    lo, med, hi = summary(result["values"])
+    if lo == hi:
+        return fmt(med, unit)
+    return f"{fmt(med, unit)} ({fmt(lo, unit)}-{fmt(hi, unit)})"
+
+
+def median(result: dict[str, Any] | None) -> float | None:
+    """The median figure of a result, if it has one."""
+    if result is None or "error" in result or not result.get("values"):
+        return None
+    return float(statistics.median(result["values"]))
+
+
+def better_by(sc: Scenario, ours: float | None, theirs: float | None) -> float | None:
+    """How many times better ``ours`` is (ours/theirs, inverted for lower-is-better)."""
+    if ours is None or theirs is None or ours <= 0 or theirs <= 0:
+        return None
+    return ours / theirs if sc.higher_is_better else theirs / ours
+
+
+def cpu_note(result: dict[str, Any] | None) -> str:
+    """Median CPU shares of load generator and server during the windows."""
+    if result is None or "error" in result:
+        return ""
+    windows = result.get("windows") or [w for r in result.get("runs", []) for w in r["windows"]]
+    if not windows:
+        return ""
+    lg = statistics.median(w["loadgen_cpu"] for w in windows)
+    sv = statistics.median(w.get("server_cpu", 0.0) for w in windows)
+    other = statistics.median(
+        w.get("other_on_server_cpu", 0.0) + w.get("other_on_loadgen_cpu", 0.0) for w in windows
+    )
+    return f"lg {lg:.0%} / srv {sv:.0%} / other {other:.0%}"
+
+
+# -- the table ------------------------------------------------------------------------------
+
+
+def verdict(sc: Scenario, results: dict[str, dict[str, Any]], ceiling: float | None) -> str:
+    """Whether the issue's targets are met for this row."""
+    t, n, p, a = (median(results.get(k)) for k in ("turbosio", "node", "pysio", "asgi"))
+    notes = []
+    if sc.key == "slow_reader":
+        r = results.get("turbosio")
+        if r is None or "error" in r:
+            return "?"
+        capped = any(run.get("capped") for run in r.get("runs", [r]))
+        return "MISSED: unbounded" if capped else "met: bounded"
+    if sc.node_target is not None and t is not None and n is not None:
+        if sc.higher_is_better:
+            ok = t / n >= sc.node_target
+            if not ok and ceiling is not None and t >= 0.9 * ceiling:
+                notes.append(f"at loadgen ceiling ({t / ceiling:.0%})")
+            else:
+                notes.append(f"{'met' if ok else 'MISSED'} {sc.node_target}x Node")
+        else:
+            ok = t / n <= sc.node_target
+            notes.append(f"{'met' if ok else 'MISSED'} <={sc.node_target}x Node")
+    if sc.key != "latency":
+        r = better_by(sc, t, p)
+        if r is not None:
+            notes.append(f"{'met' if r >= 8 else 'MISSED'} 8x py")
+        r = better_by(sc, a, p)
+        if r is not None:
+            notes.append(f"{'met' if r >= 3 else 'MISSED'} asgi 3x py")
+    return ", ".join(notes)
+
+
+def ratio_text(value: float | None) -> str:
+    """A ratio for the table."""
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def render(
+    rows: list[tuple[Scenario, dict[str, dict[str, Any]]]], servers: list[str], repeats: int
+) -> str:
+    """The results table (markdown), with ratios, targets and CPU shares."""
+    head = ["scenario", "unit", *(LABELS[s] for s in servers)]
+    head += ["t/Node", "t/py", "asgi/py", "bare (ceiling)", "targets", "CPU (turbosio run)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for sc, results in rows:
+        t, n, p, a = (median(results.get(k)) for k in ("turbosio", "node", "pysio", "asgi"))
+        bare = median(results.get("bare"))
+        cells = [sc.title, sc.unit, *(cell(results.get(s), sc.unit) for s in servers)]
+        cells += [
+            ratio_text(better_by(sc, t, n)),
+            ratio_text(better_by(sc, t, p)),
+            ratio_text(better_by(sc, a, p)),
+            fmt(bare, sc.unit) + " " + cpu_note(results.get("bare")) if bare else "-",
+            verdict(sc, results, bare),
+            cpu_note(results.get("turbosio")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        f"Figures: median (min-max) over {repeats} repeat(s). Ratios are how many times better "
+        "turbosio is (for KiB, ms and MiB: the other's figure divided by turbosio's). "
+        "'lg' / 'srv': CPU share of the load generator / the server during the windows; "
+        "'other': what other processes took of the two CPUs meanwhile (noise)."
+    )
+    return "\n".join(lines)
+
+
+def extras(rows: list[tuple[Scenario, dict[str, dict[str, Any]]]]) -> str:
+    """Details the table leaves out: latency percentiles, slow-reader drops, errors."""
+    out = []
+    for sc, results in rows:
+        for server, r in results.items():
+            if "error" in r:
+                out.append(f"- {sc.key} / {server}: {r['error']}")
+                continue
+            if sc.key == "latency":
+                p50 = statistics.median(r["p50"])
+                p999 = statistics.median(r["p999"])
+                rate = statistics.median(r["achieved"])
+                out.append(
+                    f"- latency / {server}: p50 {p50:.2f} ms, p99.9 {p999:.2f} ms "
+                    f"at {rate:.0f} msg/s"
+                )
+            if sc.key == "slow_reader":
+                for run in r.get("runs", []):
+                    out.append(
+                        f"- slow_reader / {server}: {run['slow_dropped']}/{run['slow']} slow "
+                        f"clients dropped, capped={run['capped']}, "
+                        f"{run['delivery_rate']:.0f} deliveries/s to the others"
+                    )
+                    break
+            if sc.key == "memory":
+                for run in r.get("runs", [])[:1]:
+                    out.append(
+                        f"- memory / {server}: RSS {run['base_rss_mib']:.0f} -> "
+                        f"{run['rss_mib']:.0f} MiB"
+                    )
+            errors = r.get("errors")
+            if errors:
+                out.append(f"- {sc.key} / {server}: errors {errors}")
+    return "\n".join(out)
+
+
+def check_peers(servers: list[str]) -> list[str]:
+    """The servers whose peer installation is present (a loud line for each missing one)."""
+    usable = []
+    for server in servers:
+        missing = None
+        if server in ("turbosio", "asgi", "bare") and not MAIN_PY.exists():
+            missing = "the main venv (.venv): run `make install`"
+        elif server == "pysio" and not PEERS_PY.exists():
+            missing = "benchmarks/.venv-peers: run `make bench`"
+        elif server == "node" and (
+            shutil.which("node") is None or not (NODE_DIR / "node_modules" / "socket.io").exists()
+        ):
+            missing = "node or benchmarks/node/node_modules: run `make bench`"
+        if shutil.which("taskset") is None:
+            sys.exit("taskset is missing (util-linux): the servers must be pinned to one CPU")
+        if missing:
+            print(f"!!! {server}: {missing}; left out", file=sys.stderr)
+        else:
+            usable.append(server)
+    return usable
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description="turbosio vs Node socket.io vs python-socketio")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (~2 minutes)")
+    parser.add_argument("--servers", default=",".join(SERVERS))
+    parser.add_argument("--scenarios", default="", help="comma-separated keys (default: all)")
+    parser.add_argument("--no-calibrate", action="store_true")
+    parser.add_argument("--repeats", type=int)
+    parser.add_argument("--duration", type=float)
+    opts = parser.parse_args()
+    if os.cpu_count() is None or (os.cpu_count() or 0) < 2:
+        sys.exit("make bench needs two CPUs: one for the server, one for the load generator")
+    opts.repeats = opts.repeats or (1 if opts.quick else 3)
+    opts.duration = opts.duration or (1.0 if opts.quick else 2.0)
+    opts.warmup = 0.5 if opts.quick else 1.0
+    servers = check_peers([s for s in opts.servers.split(",") if s])
+    chosen = [s for s in opts.scenarios.split(",") if s]
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    log = RESULTS / f"servers-{stamp}.log"
+    rows: list[tuple[Scenario, dict[str, dict[str, Any]]]] = []
+    started = time.monotonic()
+    for sc in scenarios(opts.quick):
+        if chosen and sc.key not in chosen:
+            continue
+        results: dict[str, dict[str, Any]] = {}
+        order = list(servers)
+        if sc.calibrate and not opts.no_calibrate and not opts.quick:
+            order.append("bare")
+        for server in order:
+            t0 = time.monotonic()
+            results[server] = measure(sc, server, opts, log)
+            print(
+                f"[{time.monotonic() - started:6.0f}s] {sc.key:16} {server:9} "
+                f"{cell(results[server], sc.unit):28} {cpu_note(results[server])}"
+                f"  ({time.monotonic() - t0:.0f} s)",
+                flush=True,
+            )
+        rows.append((sc, results))
+    table = render(rows, servers, opts.repeats)
+    details = extras(rows)
+    elapsed = time.monotonic() - started
+    print()
+    print(table)
+    if details:
+        print()
+        print(details)
+    print(f"\n{'quick' if opts.quick else 'full'} run, {elapsed / 60:.1f} minutes")
+    raw = RESULTS / f"bench-{stamp}.json"
+    raw.write_text(json.dumps([{"scenario": sc.key, "results": r} for sc, r in rows], indent=1))
+    (RESULTS / f"bench-{stamp}.md").write_text(table + "\n\n" + details + "\n")
+    print(f"raw results: {raw.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
