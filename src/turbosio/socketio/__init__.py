@@ -5,6 +5,7 @@ from __future__ import annotations
 from .broadcast import BroadcastOperator
 from .namespace import Namespace, ParentNamespace
 from .reasons import RESERVED_EVENTS, DisconnectReason
+from .recovery import Recovery
 from .server import Server, ServerHandle
 from .socket import Handshake, Socket
 
@@ -15,6 +16,7 @@ __all__ = [
     "Handshake",
     "Namespace",
     "ParentNamespace",
+    "Recovery",
     "Server",
     "ServerHandle",
     "Socket",

@@ -263,8 +263,22 @@ class Namespace:
         spawn(self._connect(conn, socket, auth))
 
     async def _connect(self, conn: Connection, socket: Socket, auth: dict[str, Any]) -> None:
+        recovery = self.server.recovery
+        restored = None
+        if recovery is not None:
+            restored = await self._restore(auth)
+            if restored is not None:
+                socket.id = restored.sid
+                socket.data = restored.data
+                socket.recovered = True
+                socket.pid = restored.pid
+            else:
+                socket.pid = secrets.token_urlsafe(15)
+        middlewares = self._middlewares
+        if restored is not None and recovery is not None and recovery.skip_middlewares:
+            middlewares = []
         try:
-            for middleware, is_async in self._middlewares:
+            for middleware, is_async in middlewares:
                 if is_async:
                     await middleware(socket, auth)
                 else:
@@ -276,6 +290,10 @@ class Namespace:
             socket.connected = True
             self._sockets[socket.id] = socket
             self.adapter.add_all(socket.id, (socket.id,))
+            if restored is not None:
+                self.adapter.add_all(socket.id, restored.rooms)
+                for messages in restored.missed:
+                    socket._deliver(messages)
             entry = self._lifecycle.get("connect")
             if entry is not None:
                 handler, is_async, nargs = entry
@@ -303,9 +321,25 @@ class Namespace:
             return
         conn._added(socket)
         reply: dict[str, Any] = {"sid": socket.id}
+        if socket.pid is not None:
+            reply["pid"] = socket.pid
         prefix = "40" if self.name == "/" else f"40{self.name},"
         conn.session.write(prefix + _dumps(reply))
         socket._flush_pending()
+
+    async def _restore(self, auth: dict[str, Any]) -> Any:
+        pid, offset = auth.get("pid"), auth.get("offset")
+        restore = getattr(self.adapter, "restore_session", None)
+        if not isinstance(pid, str) or not isinstance(offset, str) or restore is None:
+            return None
+        try:
+            result = restore(pid, offset)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception:
+            logger.exception("could not restore the session of a reconnecting client")
+            return None
+        return result
 
     def _unregister(self, socket: Socket) -> None:
         socket.connected = False

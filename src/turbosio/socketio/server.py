@@ -7,11 +7,13 @@ import logging
 import mimetypes
 import re
 import threading
+from functools import partial
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from ..adapters.memory import InMemoryAdapter
+from ..adapters.recovery import SessionAwareAdapter
 from ..engineio import Engine
 from ..engineio.io import EngineSession, Request, WebSocketRequest
 from ..protocol.socketio import json_parser
@@ -20,6 +22,7 @@ from .client_files import ClientFiles, find_client_dir
 from .connection import Connection
 from .namespace import Namespace, ParentNamespace
 from .reasons import DisconnectReason
+from .recovery import Recovery
 
 __all__ = ["Server", "ServerHandle"]
 
@@ -58,6 +61,8 @@ class Server:
     ``ping_timeout`` are in seconds. ``max_http_buffer_size`` bounds one message (and one polling
     POST) in bytes. ``adapter`` creates each namespace's adapter (in-memory by default).
     ``connect_timeout``: seconds a client may stay connected without joining a namespace.
+    ``connection_state_recovery``: a :class:`turbosio.Recovery` to let clients that drop for a
+    moment get their session and missed events back (off by default, as in Node).
     ``static_files`` maps URL paths to files (``{"/": "index.html"}``) or, for a path ending in
     ``/``, to a directory. ``serve_client`` (Node's ``serveClient``) answers
     ``<path>/socket.io.js`` and the other client builds from an installed npm socket.io-client,
@@ -76,6 +81,7 @@ class Server:
         adapter: Callable[[Any], Any] | None = None,
         *,
         connect_timeout: float | None = 45,
+        connection_state_recovery: Recovery | None = None,
         max_attachments: int = 10,
         parser: Any = None,
         allow_request: Callable[[Request], Any] | None = None,
@@ -100,6 +106,14 @@ class Server:
         #: The largest request body the front ends accept (``max_http_buffer_size``).
         self.max_body_size = max_http_buffer_size
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        #: Connection state recovery settings, or None when it is off.
+        self.recovery = connection_state_recovery
+        if adapter is None and connection_state_recovery is not None:
+            adapter = partial(
+                SessionAwareAdapter,
+                max_disconnection_duration=connection_state_recovery.max_disconnection_duration,
+                max_packets=connection_state_recovery.max_packets,
+            )
         self._adapter_factory: Callable[[Any], Any] = adapter or InMemoryAdapter
         self.engine = Engine(
             self,

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ..adapters.base import BroadcastOptions
 from ..engineio.io import EngineSession, SharedMessage
 from ..exceptions import AckTimeout, ConnectionRefused, Disconnected
 from ..protocol.socketio import Packet, PacketType, encode_ack_text, encode_event_text
 from .broadcast import BroadcastOperator, ack_value
 from .dispatch import call_handler
 from .reasons import RESERVED_EVENTS, DisconnectReason
+from .recovery import RECOVERABLE_REASONS
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -77,6 +79,7 @@ class Socket:
         "handshake",
         "id",
         "nsp",
+        "pid",
         "recovered",
     )
 
@@ -92,6 +95,8 @@ class Socket:
         self.connected = False
         #: True when the session was restored by connection state recovery.
         self.recovered = False
+        #: The private session id given to the client under connection state recovery.
+        self.pid: str | None = None
         self._acks: dict[int, Any] | None = None
         # While the connect handler runs, what is sent waits here for the CONNECT reply.
         self._pending: list[Any] | None = []
@@ -193,6 +198,14 @@ class Socket:
             ack_id = self.nsp._next_ack_id()
             self._expect_ack(ack_id, callback)
         data = [event, *args]
+        if ack_id is None and server.recovery is not None:
+            # Through the adapter, as Node does under recovery, so the packet gets an offset
+            # and is kept for a reconnecting client.
+            self.nsp.adapter.broadcast(
+                Packet(PacketType.EVENT, self.nsp.name, data),
+                BroadcastOptions(rooms=frozenset((self.id,))),
+            )
+            return
         text = encode_event_text(self.nsp.name, data, ack_id) if self.nsp.fast_text else None
         if text is not None:
             self._write_text(text)
@@ -337,6 +350,10 @@ class Socket:
             return
         nsp = self.nsp
         nsp._call_lifecycle("disconnecting", self, reason)
+        if self.pid is not None and reason in RECOVERABLE_REASONS:
+            persist = getattr(nsp.adapter, "persist_session", None)
+            if persist is not None:
+                persist(self.id, self.pid, list(nsp.adapter.socket_rooms(self.id)), self.data)
         nsp.adapter.delete_all(self.id)
         nsp._remove(self)
         self._conn._remove(self)
