@@ -19,8 +19,8 @@ import asyncio
 import secrets
 import time
 from collections import deque
-from itertools import islice
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any
 
 from ..engineio.io import SharedMessage
