@@ -6,7 +6,8 @@ default) and serves ``ATTR``, which may be:
 * a :class:`turbosio.Server`: served by the embedded server (``sio.run``);
 * an ASGI 3 application (``sio.asgi(...)``, FastAPI, Starlette, ...): served by uvicorn,
   which comes with the ``turbosio[asgi]`` extra;
-* a Flask app with a :class:`turbosio.flask.SocketIO` attached: recognised, not served yet.
+* a Flask app with a :class:`turbosio.flask.SocketIO` attached (or that ``SocketIO``): its
+  routes and Socket.IO served together by the embedded server (``socketio.run(app)``).
 
 ``ATTR`` may be dotted (``main:app.state.sio``). ``python -m turbosio`` is the same command.
 """
@@ -134,10 +135,19 @@ def serve(obj: Any, host: str, port: int, log_level: str = "info") -> None:
     elif kind == "asgi":
         _serve_asgi(obj, host, port, log_level)
     else:
-        raise AppLoadError(
-            "Flask apps with turbosio.flask.SocketIO are not supported by `turbosio run` yet: "
-            "call socketio.run(app) from your script instead."
-        )
+        _serve_flask(obj, host, port)
+
+
+def _serve_flask(obj: Any, host: str, port: int) -> None:
+    from .flask import SocketIO  # already imported: describe_app found it
+
+    # A Flask app (its SocketIO is in app.extensions) or the SocketIO object itself.
+    socketio = obj if isinstance(obj, SocketIO) else obj.extensions["socketio"]
+    app = obj if socketio is not obj else socketio.app
+    if app is None:
+        raise AppLoadError("This SocketIO has no Flask app: call socketio.init_app(app) first.")
+    # No reloader here (the command is the process to stop), and the command's own logging.
+    socketio.run(app, host=host, port=port, use_reloader=False)
 
 
 def _serve_asgi(app: Any, host: str, port: int, log_level: str) -> None:
@@ -179,9 +189,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="serve MODULE:ATTR (a turbosio.Server or an ASGI app)",
-        description="Serve MODULE:ATTR: a turbosio.Server (embedded server) or an ASGI app "
-        "(uvicorn, from the turbosio[asgi] extra).",
+        help="serve MODULE:ATTR (a turbosio.Server, an ASGI app or a Flask app)",
+        description="Serve MODULE:ATTR: a turbosio.Server or a Flask app with a "
+        "turbosio.flask.SocketIO (embedded server), or an ASGI app (uvicorn, from the "
+        "turbosio[asgi] extra).",
     )
     run.add_argument("target", metavar="MODULE:ATTR", help='for example "app:sio"')
     common(run)
