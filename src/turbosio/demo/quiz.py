@@ -16,9 +16,11 @@ so scores update live on every page. A page that arrives mid-round gets the curr
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConnectionRefused
@@ -28,49 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = ["QUESTIONS", "attach"]
 
-#: (question, choices, index of the right choice)
-QUESTIONS: list[tuple[str, list[str], int]] = [
-    ("Which protocol does Socket.IO run on top of?", ["MQTT", "Engine.IO", "gRPC", "AMQP"], 1),
-    (
-        "What does a client open first with the default transports?",
-        ["WebSocket", "HTTP long-polling", "Server-Sent Events", "WebRTC"],
-        1,
-    ),
-    (
-        "Which character separates packets in an Engine.IO v4 polling payload?",
-        ["newline", "comma", "the record separator \\x1e", "colon"],
-        2,
-    ),
-    (
-        "What does socket.to(room).emit() leave out?",
-        ["Nobody", "The sender", "Other rooms", "Acks"],
-        1,
-    ),
-    (
-        "A volatile emit to a client that is not ready is...",
-        ["queued", "dropped", "retried", "an error"],
-        1,
-    ),
-    ("Which Engine.IO packet type is a ping?", ["0", "1", "2", "3"], 2),
-    ("Which status code answers a WebSocket upgrade?", ["200", "101", "204", "426"], 1),
-    ("What is the default Socket.IO path?", ["/ws", "/io", "/socket.io/", "/realtime"], 2),
-    (
-        "What carries a reply to an emitted event?",
-        ["An acknowledgement", "A room", "A namespace", "A cookie"],
-        0,
-    ),
-    ("Which namespace does io() connect to by default?", ["/main", "/", "/default", "/io"], 1),
-    (
-        "What is a room in Socket.IO?",
-        ["A server", "A group of sockets to broadcast to", "A transport", "A packet type"],
-        1,
-    ),
-    (
-        "Which Python module runs turbosio's handlers?",
-        ["threading", "asyncio", "trio", "gevent"],
-        1,
-    ),
-]
+#: The question bank, shipped beside this module: ``{"text", "choices", "answer"}`` each,
+#: ``answer`` being the index of the right choice.
+QUESTIONS: list[dict[str, Any]] = json.loads(
+    resources.files("turbosio.demo").joinpath("questions.json").read_text(encoding="utf-8")
+)
 
 POINTS = 500
 
@@ -99,7 +63,6 @@ class Game:
     round: asyncio.Task[None] | None = None
     host: str = ""
     question: dict[str, Any] | None = None
-    correct: int = 0
     deadline: float = 0.0
     everyone_answered: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -145,11 +108,11 @@ def attach(sio: Server, question_seconds: float = 15, reveal_seconds: float = 4)
         questions = random.sample(QUESTIONS, count)
         for player in game.players.values():
             player.score, player.last = 0, None
-        for index, (text, choices, correct) in enumerate(questions):
+        for index, item in enumerate(questions):
+            text, choices, correct = item["text"], item["choices"], item["answer"]
             for player in game.players.values():
                 player.choice = None
             game.everyone_answered.clear()
-            game.correct = correct
             game.deadline = loop_time() + question_seconds
             game.question = {
                 "index": index,
@@ -191,11 +154,10 @@ def attach(sio: Server, question_seconds: float = 15, reveal_seconds: float = 4)
         if not name:
             raise ConnectionRefused("pick a nickname first")
         game.players[socket.id] = Player(name)
-        running = game.round is not None
         socket.emit(
             "state",
             {
-                "running": running,
+                "running": game.round is not None,
                 "question": game.question,
                 "left": max(0, round(game.deadline - loop_time())),
             },
