@@ -123,9 +123,10 @@ class BroadcastOperator:
     ) -> list[Any]:
         """Send ``event`` and collect every client's acknowledgement.
 
-        Returns the list of replies (each one value, or a tuple when a client sent several).
-        The timeout (the argument, else the :meth:`timeout` operator; none by default)
-        raises :class:`turbosio.AckTimeout` carrying the replies that did arrive.
+        Returns the list of replies (each one value, or a tuple when a client sent several;
+        clients of other servers give their first value only, as in Node). The timeout (the
+        argument, else the :meth:`timeout` operator; none by default) raises
+        :class:`turbosio.AckTimeout` carrying the replies that did arrive.
         """
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name: choose another one')
@@ -134,14 +135,23 @@ class BroadcastOperator:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         responses: list[Any] = []
-        expected: list[int | None] = [None]
+        # Complete when every server of the cluster (one without a cluster adapter) has told
+        # how many clients it sent the packet to, and that many replies came.
+        # [clients expected, servers that reported, servers expected (None: not known yet)]
+        expected: list[Any] = [0, 0, None]
 
         def check() -> None:
-            if expected[0] is not None and len(responses) >= expected[0] and not done.done():
+            if (
+                expected[2] is not None
+                and expected[1] >= expected[2]
+                and len(responses) >= expected[0]
+                and not done.done()
+            ):
                 done.set_result(None)
 
         def on_count(count: int) -> None:
-            expected[0] = count
+            expected[0] += count
+            expected[1] += 1
             check()
 
         def on_ack(*values: Any) -> None:
@@ -150,15 +160,19 @@ class BroadcastOperator:
 
         nsp = self._nsp
         packet = Packet(PacketType.EVENT, nsp.name, [event, *args], nsp._next_ack_id())
-        nsp.adapter.broadcast_with_ack(packet, self._options(), on_count, on_ack)
-        if timeout is None:
-            await done
-            return responses
-        handle = loop.call_later(timeout, _expire, done, responses)
+        opts = self._options()
+        nsp.adapter.broadcast_with_ack(packet, opts, on_count, on_ack)
+        handle = None if timeout is None else loop.call_later(timeout, _expire, done, responses)
         try:
+            if opts.flags.local:
+                expected[2] = 1
+            else:
+                expected[2] = await nsp.adapter.server_count()
+            check()
             await done
         finally:
-            handle.cancel()
+            if handle is not None:
+                handle.cancel()
         return responses
 
     def sockets_join(self, room: str | Iterable[str]) -> None:
@@ -174,6 +188,13 @@ class BroadcastOperator:
         self._nsp.adapter.disconnect_sockets(self._options(), close)
 
     async def fetch_sockets(self) -> list[Any]:
-        """The selected sockets (on every server, with a cluster adapter)."""
-        result: list[Any] = await self._nsp.adapter.fetch_sockets(self._options())
-        return result
+        """The selected sockets: this server's :class:`turbosio.Socket` objects and, with a
+        cluster adapter, a :class:`turbosio.RemoteSocket` for each socket of another server."""
+        from ..adapters.cluster import SocketDetails
+        from .remote import RemoteSocket
+
+        found = await self._nsp.adapter.fetch_sockets(self._options())
+        return [
+            RemoteSocket(self._nsp, item) if isinstance(item, SocketDetails) else item
+            for item in found
+        ]

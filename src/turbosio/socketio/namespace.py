@@ -18,6 +18,7 @@ from ..exceptions import ConnectionRefused
 from ..protocol.socketio import Packet, PacketType, encode_event_text, json_parser
 from .broadcast import BroadcastOperator
 from .dispatch import call_handler, is_async_callable, spawn
+from .reasons import RESERVED_EVENTS
 from .socket import Socket, new_handshake
 
 if TYPE_CHECKING:
@@ -72,12 +73,14 @@ class Namespace:
             self._middlewares: list[Handler] = parent._middlewares
             self._any_listeners: list[Handler] = parent._any_listeners
             self._catch_all_box: list[Handler | None] = parent._catch_all_box
+            self._server_side: dict[str, Handler] = parent._server_side
         else:
             self.handlers = {}
             self._lifecycle = {}
             self._middlewares = []
             self._any_listeners = []
             self._catch_all_box = [None]
+            self._server_side = {}
         self.parent = parent
         self._sockets: dict[str, Socket] = {}
         self._ack_id = 0
@@ -150,6 +153,69 @@ class Namespace:
         :class:`turbosio.ConnectionRefused` in it to refuse the connection."""
         self._middlewares.append((middleware, is_async_callable(middleware)))
         return middleware
+
+    # -- between servers (with a cluster adapter) -----------------------------------------------
+
+    @overload
+    def on_server_side(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on_server_side(self, event: str, handler: F) -> F: ...
+
+    def on_server_side(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Handle ``event`` sent by another server with :meth:`server_side_emit` (Node's
+        ``io.on(event)`` for ``serverSideEmit``); usable as a decorator.
+
+        The handler gets the event's arguments; what it returns answers a
+        :meth:`server_side_emit_with_ack` (one value per server).
+        """
+
+        def register(func: F) -> F:
+            self._server_side[event] = (func, is_async_callable(func))
+            return func
+
+        return register(handler) if handler is not None else register
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the other servers of the cluster (none with the in-memory
+        adapter); their :meth:`on_server_side` handlers get ``args`` (JSON values)."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name: choose another one')
+        emit = getattr(self.adapter, "server_side_emit", None)
+        if emit is not None:
+            emit([event, *args])
+
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Send ``event`` to the other servers and collect one reply from each (``[]`` with
+        the in-memory adapter, or when this server is alone).
+
+        Raises :class:`turbosio.AckTimeout`, carrying the replies that came, after
+        ``timeout`` seconds (the adapter's request timeout by default, 5 s).
+        """
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name: choose another one')
+        emit = getattr(self.adapter, "server_side_emit_with_ack", None)
+        if emit is None:
+            return []
+        replies: list[Any] = await emit([event, *args], timeout)
+        return replies
+
+    def _on_server_side_emit(self, data: list[Any], ack: Callable[[Any], None] | None) -> None:
+        """An event from another server (called by the adapter)."""
+        entry = self._server_side.get(data[0]) if isinstance(data[0], str) else None
+        if entry is None:
+            return  # as in Node, a request with an ack then times out on the sender's side
+        handler, is_async = entry
+
+        def done(result: Any, exc: BaseException | None) -> None:
+            if exc is not None:
+                logger.error("error in the server-side handler of %r", data[0], exc_info=exc)
+            elif ack is not None:
+                ack(result)
+
+        call_handler(handler, is_async, tuple(data[1:]), done)
 
     # -- broadcasting ------------------------------------------------------------------------
 

@@ -256,6 +256,36 @@ class Server:
         """Disconnect every socket of the main namespace."""
         self.sockets.disconnect_sockets(close)
 
+    # -- between servers (cluster adapters) ------------------------------------------------------
+
+    def on_server_side(
+        self, event: str, handler: Callable[..., Any] | None = None, namespace: str = "/"
+    ) -> Any:
+        """Handle ``event`` from :meth:`server_side_emit` on other servers; a decorator too.
+
+        See :meth:`Namespace.on_server_side`.
+        """
+        nsp = self.of(namespace)
+        return nsp.on_server_side(event) if handler is None else nsp.on_server_side(event, handler)
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the other servers of the cluster (main namespace)."""
+        self.sockets.server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Send ``event`` to the other servers and collect one reply from each."""
+        return await self.sockets.server_side_emit_with_ack(event, *args, timeout=timeout)
+
+    async def _start_adapters(self) -> None:
+        # Cluster adapters connect here, so that a server that cannot reach Redis fails to
+        # start with a clear error rather than running alone.
+        for nsp in list(self._nsps.values()):
+            init = getattr(nsp.adapter, "init", None)
+            if init is not None:
+                await init()
+
     # -- threads ---------------------------------------------------------------------------------
 
     def _bind_loop(self) -> None:
@@ -358,6 +388,7 @@ class Server:
         from ..server import serve
 
         self._bind_loop()
+        await self._start_adapters()
         listener = await serve(self, host, port, ssl=ssl)
         return ServerHandle(self, listener, host, listener.port, "https" if ssl else "http")
 
@@ -374,6 +405,7 @@ class Server:
 
         async def on_startup() -> None:
             self._bind_loop()
+            await self._start_adapters()
 
         async def on_shutdown() -> None:
             await self.shutdown(shutdown_timeout)
@@ -400,6 +432,9 @@ class Server:
                 conn.on_close(reason)
         await self.engine.shutdown(reason, timeout)
         for nsp in list(self._nsps.values()):
+            aclose = getattr(nsp.adapter, "aclose", None)
             close = getattr(nsp.adapter, "close", None)
-            if close is not None:
+            if aclose is not None:
+                await aclose()
+            elif close is not None:
                 close()
