@@ -9,6 +9,7 @@ parsed by the pure functions of :mod:`turbosio.server.frames`.
 from __future__ import annotations
 
 from .http import App, HttpRequest, HttpWebSocketRequest
+from .limits import Limits
 from .runner import Server, run, serve
 from .websocket import WebSocketConnection
 
@@ -16,6 +17,7 @@ __all__ = [
     "App",
     "HttpRequest",
     "HttpWebSocketRequest",
+    "Limits",
     "Server",
     "WebSocketConnection",
     "run",

@@ -13,6 +13,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from .limits import DEFAULT_HIGH_WATER, DEFAULT_MAX_OUTBOUND, Limits
+
 if TYPE_CHECKING:
     from .http import App
 
@@ -54,18 +56,41 @@ class Flusher:
 class ServerState:
     """What the connections of one listening server share."""
 
-    __slots__ = ("app", "closing", "connections", "emptied", "flusher", "scheme")
+    __slots__ = (
+        "_timer",
+        "app",
+        "closing",
+        "connections",
+        "emptied",
+        "flusher",
+        "high_water",
+        "limits",
+        "max_outbound",
+        "now",
+        "scheme",
+    )
 
-    def __init__(self, app: App, flusher: Flusher, scheme: str) -> None:
+    def __init__(
+        self, app: App, flusher: Flusher, scheme: str, limits: Limits | None = None
+    ) -> None:
         self.app = app
         self.flusher = flusher
         #: "http", or "https" when the listener has TLS.
         self.scheme = scheme
+        self.limits = limits or Limits()
+        # The outbound buffer's bounds are the application's (the engine bounds its polling
+        # buffers with the same numbers); an App without them gets the defaults.
+        self.high_water = int(getattr(app, "outbound_high_water", DEFAULT_HIGH_WATER))
+        self.max_outbound = int(getattr(app, "max_outbound_buffer", DEFAULT_MAX_OUTBOUND))
         #: Every open connection (HTTP or WebSocket), for shutdown.
         self.connections: set[Connection] = set()
         #: Set by ``Server.wait_closed`` and fired when the last connection goes.
         self.emptied: asyncio.Event | None = None
         self.closing = False
+        #: The loop's clock at the last deadline check: connections set their deadlines from
+        #: it, so the request path never reads the clock.
+        self.now = flusher._loop.time()
+        self._timer: asyncio.TimerHandle | None = None
 
     def remove(self, conn: Connection) -> None:
         """Forget ``conn`` (its TCP connection is gone)."""
@@ -73,11 +98,44 @@ class ServerState:
         if not self.connections and self.emptied is not None:
             self.emptied.set()
 
+    def start_timer(self) -> None:
+        """Start checking the connections' deadlines (one timer for the whole server)."""
+        if self._timer is None:
+            loop = self.flusher._loop
+            self.now = loop.time()
+            self._timer = loop.call_later(self.limits.tick, self._check_deadlines)
+
+    def stop_timer(self) -> None:
+        """Stop checking deadlines (the server is closed)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check_deadlines(self) -> None:
+        loop = self.flusher._loop
+        now = self.now = loop.time()
+        expired = [c for c in self.connections if 0.0 < c._deadline <= now]
+        for conn in expired:
+            conn._deadline = 0.0
+            try:
+                conn._expire()
+            except Exception:
+                logger.exception("error closing %r after its deadline", conn)
+        self._timer = loop.call_later(self.limits.tick, self._check_deadlines)
+
 
 class Connection(asyncio.Protocol):
     """Base of the server's protocols: a transport and a buffer flushed once per iteration."""
 
-    __slots__ = ("_closing", "_dirty", "_out", "_state", "_transport", "_write_paused")
+    __slots__ = (
+        "_closing",
+        "_deadline",
+        "_dirty",
+        "_out",
+        "_state",
+        "_transport",
+        "_write_paused",
+    )
 
     def __init__(self, state: ServerState) -> None:
         self._state = state
@@ -86,9 +144,12 @@ class Connection(asyncio.Protocol):
         self._dirty = False
         # Close the transport once the buffer is written.
         self._closing = False
-        # Back-pressure hook: the transport's buffer passed its high-water mark. Writes still
-        # append; limiting what a slow reader may hold is the robustness work's to add here.
+        # The transport's buffer passed its high-water mark (``outbound_high_water``): the
+        # connection is not writable, volatile packets are dropped, and every flush checks the
+        # buffer against ``max_outbound_buffer``.
         self._write_paused = False
+        #: Loop time at which ``_expire`` is called (0: no deadline); see ServerState.
+        self._deadline = 0.0
 
     def _write(self, data: bytes) -> None:
         self._out.append(data)
@@ -103,6 +164,14 @@ class Connection(asyncio.Protocol):
         if out:
             if transport is not None and not transport.is_closing():
                 transport.write(out[0] if len(out) == 1 else b"".join(out))
+                # Only a connection over its high-water mark pays for this check.
+                if (
+                    self._write_paused
+                    and transport.get_write_buffer_size() > self._state.max_outbound
+                ):
+                    out.clear()
+                    self._overflow(transport)
+                    return
             out.clear()
         if self._closing and transport is not None:
             transport.close()
@@ -122,6 +191,29 @@ class Connection(asyncio.Protocol):
         if not self._dirty and self._transport is not None:
             self._transport.close()
 
+    @property
+    def writable(self) -> bool:
+        """Whether the outbound buffer is under its high-water mark (and the connection open)."""
+        return not self._write_paused and not self._closing and self._transport is not None
+
+    def _overflow(self, transport: asyncio.Transport) -> None:
+        """The client holds more than ``max_outbound_buffer`` unread: drop the connection.
+
+        Aborting (not closing) frees the buffer now; a client that does not read would never
+        take a close frame anyway.
+        """
+        logger.warning(
+            "closing the connection of %s: over %d bytes waiting to be sent (the client does "
+            "not read fast enough)",
+            _peer(transport),
+            self._state.max_outbound,
+        )
+        self._closing = True
+        transport.abort()
+
+    def _expire(self) -> None:
+        """The connection's deadline passed (see :class:`ServerState`)."""
+
     def pause_writing(self) -> None:
         """The transport's write buffer is over its high-water mark."""
         self._write_paused = True
@@ -133,3 +225,10 @@ class Connection(asyncio.Protocol):
     def shutdown(self) -> None:
         """Close this connection because the server is stopping."""
         self._close_transport()
+
+
+def _peer(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)

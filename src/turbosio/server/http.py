@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote
 import httptools
 
 from ..engineio.io import Headers, Request, WebSocket, WebSocketRequest
-from .connection import Connection, ServerState, logger
+from .connection import Connection, ServerState, _peer, logger
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -37,7 +37,8 @@ __all__ = [
 
 #: Request line target longer than this: 414 and close.
 MAX_URL_BYTES = 16 * 1024
-#: Header names and values together longer than this: 431 and close.
+#: Header names and values together longer than this: 431 and close (the default of
+#: ``Limits.max_header_size``).
 MAX_HEADER_BYTES = 64 * 1024
 #: Requests buffered behind a pending response before the connection stops reading.
 MAX_PIPELINED = 16
@@ -221,6 +222,7 @@ class HttpConnection(Connection):
         "_parser",
         "_paused",
         "_pending",
+        "_reading",
         "_stopped",
         "_tail",
         "_url",
@@ -248,6 +250,8 @@ class HttpConnection(Connection):
         self._tail: bytes | None = None
         # The TCP connection is gone (connection_lost was called).
         self._lost = False
+        # A request has begun and is not whole yet (its request_timeout deadline runs).
+        self._reading = False
 
     # asyncio.Protocol
 
@@ -258,7 +262,24 @@ class HttpConnection(Connection):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._client = (str(peer[0]), int(peer[1]))
-        self._state.connections.add(self)
+        state = self._state
+        limit = state.limits.max_connections
+        if limit is not None and len(state.connections) >= limit:
+            logger.warning(
+                "503 to %s: refused, %d connections open (max_connections)",
+                _peer(transport),
+                limit,
+            )
+            self._stopped = True
+            self._parser = None
+            transport.write(_error_response(503))
+            transport.close()
+            return
+        state.connections.add(self)
+        transport.set_write_buffer_limits(high=state.high_water)
+        # The first request must come whole within request_timeout (slow-loris, or a
+        # connection opened and left silent).
+        self._deadline = state.now + state.limits.request_timeout
 
     def data_received(self, data: bytes) -> None:
         """Parse ``data``; hand over the requests it completed."""
@@ -314,9 +335,28 @@ class HttpConnection(Connection):
         self._stopped = True
         self._close_transport()
 
+    def _expire(self) -> None:
+        """A request came too slowly (408), or the connection stayed idle too long."""
+        if self._current is not None or self._transport is None or self._closing:
+            return
+        if self._reading:
+            self._reading = False
+            self._client_error(
+                408, f"request not received whole within {self._state.limits.request_timeout} s"
+            )
+            self._dispatch()
+        else:
+            # A keep-alive connection left idle, or one that never sent a byte: nothing to
+            # answer, and nothing worth more than a debug line.
+            logger.debug("closing idle connection of %s", self._client)
+            self._stopped = True
+            self._close_transport()
+
     # httptools callbacks
 
     def on_message_begin(self) -> None:
+        self._reading = True
+        self._deadline = self._state.now + self._state.limits.request_timeout
         self._url = b""
         self._headers = []
         self._header_bytes = 0
@@ -331,7 +371,7 @@ class HttpConnection(Connection):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > MAX_HEADER_BYTES:
+        if self._header_bytes > self._state.limits.max_header_size:
             self._client_error(431, "request headers too large")
             raise _Abort
         self._headers.append((name, value))
@@ -361,6 +401,9 @@ class HttpConnection(Connection):
     def on_message_complete(self) -> None:
         parser = self._parser
         assert parser is not None  # it is calling us
+        # Whole: no deadline while the application answers (a long-poll may be held).
+        self._reading = False
+        self._deadline = 0.0
         headers: dict[str, str] = {}
         for raw_name, raw_value in self._headers:
             name = raw_name.decode("latin-1").lower()
@@ -427,9 +470,14 @@ class HttpConnection(Connection):
                     self._write(_error_response(self._error))
                     self._error = 0
                     self._close_transport()
-                elif self._paused and not self._stopped:
-                    self._paused = False
-                    self._transport.resume_reading()
+                else:
+                    if self._paused and not self._stopped:
+                        self._paused = False
+                        self._transport.resume_reading()
+                    if not self._reading:
+                        # Idle between requests: keep_alive_timeout runs.
+                        state = self._state
+                        self._deadline = state.now + state.limits.keep_alive_timeout
                 break
         finally:
             self._dispatching = False
@@ -497,6 +545,8 @@ class HttpConnection(Connection):
             return
         # Responses to earlier pipelined requests still buffered go out before the 101.
         self._flush_now()
+        self._deadline = 0.0
+        ws._write_paused = self._write_paused
         self._transport = None
         self._parser = None
         tail = self._tail or b""

@@ -14,6 +14,7 @@ from typing import Any
 
 from .connection import Flusher, ServerState, logger
 from .http import App, HttpConnection
+from .limits import Limits
 
 __all__ = ["Server", "run", "serve"]
 
@@ -60,6 +61,7 @@ class Server:
     def close(self) -> None:
         """Stop listening and close every open connection."""
         self._state.closing = True
+        self._state.stop_timer()
         self._server.close()
         for conn in list(self._state.connections):
             conn.shutdown()
@@ -94,14 +96,17 @@ async def serve(
     ssl: _ssl.SSLContext | None = None,
     sock: socket.socket | None = None,
     backlog: int = 2048,
+    limits: Limits | None = None,
 ) -> Server:
     """Start serving ``app`` on ``host``:``port`` (or on the listening socket ``sock``).
 
     Returns at once with a :class:`Server`; serving goes on in the running loop until
     ``Server.close()``. With ``ssl`` the listener speaks TLS and requests have scheme "https".
+    ``limits`` bounds what each client may cost (:class:`~turbosio.server.limits.Limits`;
+    the defaults when ``None``).
     """
     loop = asyncio.get_running_loop()
-    state = ServerState(app, Flusher(loop), "https" if ssl is not None else "http")
+    state = ServerState(app, Flusher(loop), "https" if ssl is not None else "http", limits)
 
     def factory() -> HttpConnection:
         return HttpConnection(state)
@@ -110,6 +115,7 @@ async def serve(
         server = await loop.create_server(factory, sock=sock, ssl=ssl, backlog=backlog)
     else:
         server = await loop.create_server(factory, host, port, ssl=ssl, backlog=backlog)
+    state.start_timer()
     return Server(server, state)
 
 
@@ -130,15 +136,16 @@ def run(
     ssl: _ssl.SSLContext | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    limits: Limits | None = None,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully and return.
 
     Runs on uvloop where it is installed. ``on_startup`` is awaited before listening starts;
     on a signal, ``on_shutdown`` is awaited while the listeners are still open (the app tells its
     clients and finishes within its own timeout), then listeners and connections are closed.
-    A second signal during shutdown stops waiting.
+    A second signal during shutdown stops waiting. ``limits`` as for :func:`serve`.
     """
-    _run_loop(_main(app, host, port, ssl, on_startup, on_shutdown))
+    _run_loop(_main(app, host, port, ssl, on_startup, on_shutdown, limits))
 
 
 async def _main(
@@ -148,6 +155,7 @@ async def _main(
     ssl: _ssl.SSLContext | None,
     on_startup: Callable[[], Awaitable[None]] | None,
     on_shutdown: Callable[[], Awaitable[None]] | None,
+    limits: Limits | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -170,7 +178,7 @@ async def _main(
     try:
         if on_startup is not None:
             await on_startup()
-        server = await serve(app, host, port, ssl=ssl)
+        server = await serve(app, host, port, ssl=ssl, limits=limits)
         scheme = "https" if ssl is not None else "http"
         shown = f"[{server.host}]" if ":" in server.host else server.host
         logger.info(

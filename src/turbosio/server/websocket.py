@@ -15,7 +15,10 @@ Closing (RFC 6455 section 7):
   connection is dropped (one ``call_later`` per closing connection) and 1006 is reported;
 * the peer breaks the protocol: we send the close code the parser chose (1002, 1007, 1009),
   drop the TCP connection after it and report that code;
-* the TCP connection is lost without a close frame: 1006.
+* the TCP connection is lost without a close frame: 1006;
+* the client does not read and more than ``max_outbound_buffer`` bytes wait for it: the TCP
+  connection is dropped at once (one WARNING line) and 1008 (policy violation) is reported,
+  which the engine takes as a "transport error".
 
 ``on_ws_close`` is called exactly once, whichever comes first.
 """
@@ -131,6 +134,18 @@ class WebSocketConnection(Connection):
                 text_frame(data) if isinstance(data, str) else binary_frame(data)
             )
         self._write(frame)
+
+    @property
+    def writable(self) -> bool:
+        """Whether a message sent now would not wait behind a backlog: the connection is open
+        and its outbound buffer under ``outbound_high_water`` (volatile packets are dropped
+        otherwise)."""
+        return self._ws_state == _OPEN and not self._write_paused
+
+    def _overflow(self, transport: asyncio.Transport) -> None:
+        super()._overflow(transport)
+        if self._ws_state != _CLOSED:
+            self._closed(1008)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame after what is queued; ``on_ws_close`` follows."""
