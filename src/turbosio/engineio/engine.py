@@ -93,6 +93,8 @@ class Engine:
     changes its ``name``, ``path``, ``domain``, ``max_age``, ``http_only``, ``same_site``,
     ``secure`` (Node's camelCase names work too). ``allow_request(request)`` may return a
     bool or an awaitable of one; a false answer refuses the handshake with 403 (code 4).
+    ``max_outbound_buffer``: a polling session whose client leaves more than this many
+    characters unfetched is closed ("transport error").
     """
 
     # Bound to the running loop by the first request (an Engine may be built before it runs).
@@ -114,6 +116,7 @@ class Engine:
         allow_request: AllowRequest | None = None,
         cookie: bool | dict[str, Any] | None = None,
         logger: logging.Logger | None = None,
+        max_outbound_buffer: int = 8 * 1024 * 1024,
     ) -> None:
         if isinstance(transports, str):
             transports = (transports,)
@@ -132,10 +135,13 @@ class Engine:
                 raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
         if max_http_buffer_size <= 0:
             raise ValueError("max_http_buffer_size must be a positive number of bytes")
+        if max_outbound_buffer <= 0:
+            raise ValueError("max_outbound_buffer must be a positive number of bytes")
         self.handler = handler
         self.ping_interval = float(ping_interval)
         self.ping_timeout = float(ping_timeout)
         self.max_http_buffer_size = int(max_http_buffer_size)
+        self.max_outbound_buffer = int(max_outbound_buffer)
         self.transports: tuple[str, ...] = tuple(transports)
         self.allow_upgrades = allow_upgrades
         self.upgrade_timeout = float(upgrade_timeout)

@@ -9,6 +9,12 @@ one turn of the loop wrote leaves in one HTTP response.
 States: open -> (closing ->) closed. "closing" exists only on polling, while a graceful
 ``close()`` waits for the client's next GET to carry the buffer and the close packet.
 
+The polling buffer is bounded: past the engine's ``max_outbound_buffer`` (characters of
+encoded packets waiting for a client that does not poll) the session ends with "transport
+error" and one WARNING line. ``writable`` is Node's notion, used to drop volatile packets: on
+polling, a GET is waiting; on WebSocket, the connection's outbound buffer is under its
+high-water mark.
+
 Close reasons are Node's strings: "transport close" (the client closed, or sent a close
 packet), "transport error" (a poll cut short, overlapping polls, a ping from the client,
 a bad content type), "parse error", "ping timeout", and whatever ``close(reason)`` is given
@@ -38,8 +44,9 @@ _WAIT_PING = 0  # next: send a ping
 _WAIT_PONG = 1  # next: "ping timeout" unless a pong came
 
 # Close codes a front end reports for connections that failed rather than ended
-# (protocol error, invalid payload data, message too big): Node calls those "transport error".
-_ERROR_CLOSE_CODES = frozenset((1002, 1007, 1009))
+# (protocol error, policy violation such as an outbound buffer over its limit, invalid payload
+# data, message too big): Node calls those "transport error".
+_ERROR_CLOSE_CODES = frozenset((1002, 1007, 1008, 1009))
 
 _MESSAGE = PacketType.MESSAGE
 _PING = PacketType.PING
@@ -57,6 +64,7 @@ class Session:
 
     __slots__ = (
         "_buffer",
+        "_buffered",
         "_close_reason",
         "_dirty",
         "_hb",
@@ -84,6 +92,8 @@ class Session:
         self._state = _OPEN
         self._ws: WebSocket | None = None
         self._buffer: list[str] = []
+        # Characters in _buffer, checked against the engine's max_outbound_buffer.
+        self._buffered = 0
         self._poll: Request | None = None
         self._dirty = False
         self._timer_key: int | None = None
@@ -101,6 +111,16 @@ class Session:
         return self._state == _CLOSED
 
     @property
+    def writable(self) -> bool:
+        """Whether a packet written now goes out without waiting behind a backlog (Node's
+        ``transport.writable``): volatile packets are dropped when it is False."""
+        ws = self._ws
+        if ws is not None:
+            # Front ends without the notion (the ASGI app) are always writable.
+            return bool(getattr(ws, "writable", True))
+        return self._state == _OPEN and self._poll is not None
+
+    @property
     def upgrading(self) -> bool:
         """Whether a WebSocket is probing to take over this polling session."""
         return self._upgrade is not None
@@ -114,7 +134,10 @@ class Session:
             ws.send_text(packet)
         elif self._state == _OPEN:
             self._buffer.append(packet)
-            if self._poll is not None and not self._dirty:
+            self._buffered += len(packet)
+            if self._buffered > self.engine.max_outbound_buffer:
+                self._overflow()
+            elif self._poll is not None and not self._dirty:
                 self._dirty = True
                 self.engine._mark_dirty(self)
 
@@ -124,8 +147,12 @@ class Session:
         if ws is not None:
             ws.send_bytes(data)
         elif self._state == _OPEN:
-            self._buffer.append(encode_binary_polling(data))
-            if self._poll is not None and not self._dirty:
+            part = encode_binary_polling(data)
+            self._buffer.append(part)
+            self._buffered += len(part)
+            if self._buffered > self.engine.max_outbound_buffer:
+                self._overflow()
+            elif self._poll is not None and not self._dirty:
                 self._dirty = True
                 self.engine._mark_dirty(self)
 
@@ -141,9 +168,27 @@ class Session:
                 part = data if isinstance(data, str) else encode_binary_polling(data)
                 message.polling = part
             self._buffer.append(part)
-            if self._poll is not None and not self._dirty:
+            self._buffered += len(part)
+            if self._buffered > self.engine.max_outbound_buffer:
+                self._overflow()
+            elif self._poll is not None and not self._dirty:
                 self._dirty = True
                 self.engine._mark_dirty(self)
+
+    def _overflow(self) -> None:
+        # A polling client that stopped fetching: end it now rather than at the ping timeout,
+        # so it cannot make the server hold an unbounded backlog meanwhile.
+        client = self.request.client
+        self.engine.logger.warning(
+            "closing session %s of %s: over %d bytes waiting to be polled (the client does not "
+            "read fast enough)",
+            self.sid,
+            f"{client[0]}:{client[1]}" if client else "?",
+            self.engine.max_outbound_buffer,
+        )
+        self._buffer = []
+        self._buffered = 0
+        self._finish("transport error")
 
     # -- closing ----------------------------------------------------------------------------
 
@@ -311,6 +356,7 @@ class Session:
             return
         self._poll = None
         self._buffer = []
+        self._buffered = 0
         self.engine._respond_poll(req, buffer[0] if len(buffer) == 1 else "\x1e".join(buffer))
 
     def _on_poll_gone(self, req: Request) -> None:
@@ -338,6 +384,7 @@ class Session:
             self.engine._respond_poll(req, NOOP)
         buffered = self._buffer
         self._buffer = []
+        self._buffered = 0
         # Parts buffered for polling are valid WebSocket text packets too ("b"+base64 is
         # decoded as binary by every v4 client).
         for part in buffered:
