@@ -105,8 +105,16 @@ class InMemoryAdapter:
     # -- broadcasting ------------------------------------------------------------------------
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
-        """Send ``packet`` to every selected socket, encoded once."""
+        """Send ``packet`` to every selected socket, encoded once.
+
+        A volatile packet skips the sockets whose connection is not writable (a slow reader,
+        a polling client between two polls), as Node's ``volatile`` does.
+        """
         messages = self.nsp._encode_shared(packet)
+        if opts.flags.volatile:
+            for socket in self._select(opts):
+                socket._deliver(messages, True)
+            return
         for socket in self._select(opts):
             socket._deliver(messages)
 

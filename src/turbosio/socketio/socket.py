@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Handshake", "Socket"]
 
 logger = logging.getLogger("turbosio.server")
+_packet_logger = logging.getLogger("turbosio.packets")
 
 
 @dataclass(slots=True)
@@ -158,7 +159,12 @@ class Socket:
         else:
             self._session.write_binary(data)
 
-    def _deliver(self, messages: list[SharedMessage]) -> None:
+    def _deliver(self, messages: list[SharedMessage], volatile: bool = False) -> None:
+        if volatile and (self._pending is not None or not getattr(self._session, "writable", True)):
+            # Node: "volatile packet is discarded since the transport is not currently
+            # writable". Also while connecting: a volatile packet does not wait.
+            _packet_logger.debug("volatile packet dropped for %s: not writable", self.id)
+            return
         if self._pending is not None:
             self._pending.extend(messages)
             return
