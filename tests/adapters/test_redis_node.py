@@ -3,7 +3,8 @@ server with turbosio.RedisAdapter, on one Redis and one key."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import secrets
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,21 @@ class Mixed:
         return peer
 
 
-@pytest.fixture
-async def mixed(redis_url: str, key: str, node: str, js_dir: Path) -> AsyncIterator[Mixed]:
+@pytest.fixture(scope="module")
+def node_server(redis_url: str, node: str, js_dir: Path) -> Iterator[tuple[str, NodeProcess]]:
+    """One Node server for the module (it takes seconds to start), on a key of its own."""
+    key = "tsio-test-" + secrets.token_hex(6)
     process = NodeProcess(
         [node, "cluster-node.mjs", "--redis", redis_url, "--key", key, "--server", "classic"],
         js_dir,
     )
+    yield key, process
+    process.stop()
+
+
+@pytest.fixture
+async def mixed(redis_url: str, node_server: tuple[str, NodeProcess]) -> AsyncIterator[Mixed]:
+    key, process = node_server
     sio = build(redis_url, key, request_timeout=3)
     ours = Node(sio, await sio.serve(port=0))
     m = Mixed(ours, process)
@@ -64,7 +74,7 @@ async def mixed(redis_url: str, key: str, node: str, js_dir: Path) -> AsyncItera
         for peer in [*ours.peers, *m.node_peers]:
             await peer.close()
         await ours.handle.close()
-        process.stop()
+        await process.call("received")  # what a test left unread
 
 
 async def test_broadcasts_both_ways(mixed: Mixed) -> None:
@@ -102,7 +112,10 @@ async def test_broadcasts_both_ways(mixed: Mixed) -> None:
     assert await js.until("marker") == []
 
 
-async def test_the_same_bytes_on_the_wire(mixed: Mixed, redis_url: str, key: str) -> None:
+async def test_the_same_bytes_on_the_wire(
+    mixed: Mixed, redis_url: str, node_server: tuple[str, NodeProcess]
+) -> None:
+    key = node_server[0]
     client = redis.asyncio.Redis.from_url(redis_url)
     listener = client.pubsub()
     await listener.psubscribe(f"{key}#/#*")
