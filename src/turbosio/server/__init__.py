@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .http import App, HttpRequest, HttpWebSocketRequest
 from .limits import Limits
-from .runner import Server, run, serve
+from .runner import Server, run, serve, ssl_context
 from .websocket import WebSocketConnection
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "WebSocketConnection",
     "run",
     "serve",
+    "ssl_context",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import ssl as _ssl
@@ -16,7 +17,7 @@ from .connection import Flusher, ServerState, logger
 from .http import App, HttpConnection
 from .limits import Limits
 
-__all__ = ["Server", "run", "serve"]
+__all__ = ["Server", "run", "serve", "ssl_context"]
 
 #: Seconds ``run`` gives connections to close once listeners are shut, before it returns.
 CLOSE_GRACE = 5.0
@@ -117,6 +118,17 @@ async def serve(
         server = await loop.create_server(factory, host, port, ssl=ssl, backlog=backlog)
     state.start_timer()
     return Server(server, state)
+
+
+def ssl_context(
+    certfile: str | os.PathLike[str], keyfile: str | os.PathLike[str] | None = None
+) -> _ssl.SSLContext:
+    """A server-side TLS context for a certificate (PEM, with its chain) and its private key
+    (``keyfile``; ``None`` when the key is in ``certfile``). Raises ``ssl.SSLError`` or
+    ``OSError`` naming the problem when they do not load."""
+    context = _ssl.create_default_context(_ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:

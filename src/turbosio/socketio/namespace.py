@@ -318,11 +318,13 @@ class Namespace:
             auth = {}
         session = conn.session
         request = session.request
+        proxies = self.server.trusted_proxies
         handshake = new_handshake(
             request,
             auth,
-            secure=request.scheme in ("https", "wss"),
+            secure=proxies.is_secure(request),
             xdomain="origin" in request.headers,
+            address=proxies.client_address(request),
         )
         socket = Socket(self, conn, handshake, secrets.token_urlsafe(15))
         conn.connecting[self.name] = socket

@@ -7,8 +7,8 @@ import logging
 import mimetypes
 import re
 import threading
-from functools import partial
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -17,10 +17,12 @@ from ..adapters.recovery import SessionAwareAdapter
 from ..engineio import Engine
 from ..engineio.io import EngineSession, Request, WebSocketRequest
 from ..protocol.socketio import json_parser
+from ..server.limits import DEFAULT_HIGH_WATER, DEFAULT_MAX_OUTBOUND, Limits
 from .broadcast import BroadcastOperator
 from .client_files import ClientFiles, find_client_dir
 from .connection import Connection
 from .namespace import Namespace, ParentNamespace
+from .proxies import TrustedProxies
 from .reasons import DisconnectReason
 from .recovery import Recovery
 
@@ -68,6 +70,11 @@ class Server:
     ``<path>/socket.io.js`` and the other client builds from an installed npm socket.io-client,
     found in ``client_dir``, ``$TURBOSIO_CLIENT_DIR`` or ``node_modules`` from the working
     directory upward (see :mod:`turbosio.socketio.client_files`); 404 when there is none.
+    ``trusted_proxies``: addresses or networks (or ``"*"``) of reverse proxies whose
+    ``X-Forwarded-For``/``X-Forwarded-Proto`` give ``socket.handshake.address``/``secure``
+    (see :mod:`turbosio.socketio.proxies`). ``outbound_high_water`` and
+    ``max_outbound_buffer`` (bytes) bound what waits for one client: past the first, volatile
+    packets are dropped; past the second, the client is disconnected ("transport error").
     """
 
     def __init__(
@@ -94,6 +101,9 @@ class Server:
         logger: logging.Logger | None = None,
         serve_client: bool = True,
         client_dir: str | Path | None = None,
+        trusted_proxies: str | Sequence[str] | None = None,
+        outbound_high_water: int = DEFAULT_HIGH_WATER,
+        max_outbound_buffer: int = DEFAULT_MAX_OUTBOUND,
     ) -> None:
         for name in transports:
             if name not in ("polling", "websocket"):
@@ -105,6 +115,11 @@ class Server:
         self.max_http_buffer_size = max_http_buffer_size
         #: The largest request body the front ends accept (``max_http_buffer_size``).
         self.max_body_size = max_http_buffer_size
+        #: Read by the embedded server: the outbound buffer's high-water mark and hard limit.
+        self.outbound_high_water = outbound_high_water
+        self.max_outbound_buffer = max_outbound_buffer
+        #: Whose X-Forwarded-For to believe for ``socket.handshake.address``.
+        self.trusted_proxies = TrustedProxies(trusted_proxies)
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         #: Connection state recovery settings, or None when it is off.
         self.recovery = connection_state_recovery
@@ -128,6 +143,7 @@ class Server:
             allow_request=allow_request,
             cookie=cookie,
             logger=logger,
+            max_outbound_buffer=max_outbound_buffer,
         )
         self._nsps: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
@@ -379,17 +395,26 @@ class Server:
     # -- running -----------------------------------------------------------------------------
 
     async def serve(
-        self, host: str = "127.0.0.1", port: int = 5000, *, ssl: Any = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5000,
+        *,
+        ssl: Any = None,
+        ssl_certfile: str | Path | None = None,
+        ssl_keyfile: str | Path | None = None,
+        limits: Limits | None = None,
     ) -> ServerHandle:
         """Start the embedded server in the running loop and return its handle.
 
-        ``await handle.close()`` stops it gracefully. For a blocking call, see :meth:`run`.
+        ``await handle.close()`` stops it gracefully. For a blocking call, see :meth:`run`;
+        the TLS and ``limits`` options are the same.
         """
         from ..server import serve
 
+        ssl = _tls(ssl, ssl_certfile, ssl_keyfile)
         self._bind_loop()
         await self._start_adapters()
-        listener = await serve(self, host, port, ssl=ssl)
+        listener = await serve(self, host, port, ssl=ssl, limits=limits)
         return ServerHandle(self, listener, host, listener.port, "https" if ssl else "http")
 
     def run(
@@ -399,9 +424,19 @@ class Server:
         *,
         ssl: Any = None,
         shutdown_timeout: float = 5.0,
+        ssl_certfile: str | Path | None = None,
+        ssl_keyfile: str | Path | None = None,
+        limits: Limits | None = None,
     ) -> None:
-        """Serve on ``host:port`` until Ctrl-C or SIGTERM, then shut down gracefully."""
+        """Serve on ``host:port`` until Ctrl-C or SIGTERM, then shut down gracefully.
+
+        HTTPS: ``ssl_certfile`` (PEM certificate with its chain) and ``ssl_keyfile`` (its
+        private key), or a ready ``ssl.SSLContext`` as ``ssl``. ``limits``: the embedded
+        server's timeouts and connection limit (:class:`turbosio.server.Limits`).
+        """
         from ..server import run
+
+        ssl = _tls(ssl, ssl_certfile, ssl_keyfile)
 
         async def on_startup() -> None:
             self._bind_loop()
@@ -410,7 +445,15 @@ class Server:
         async def on_shutdown() -> None:
             await self.shutdown(shutdown_timeout)
 
-        run(self, host, port, ssl=ssl, on_startup=on_startup, on_shutdown=on_shutdown)
+        run(
+            self,
+            host,
+            port,
+            ssl=ssl,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+            limits=limits,
+        )
 
     def asgi(self, other_app: Any = None) -> Any:
         """An ASGI app serving this server (and ``other_app`` for every other path)."""
@@ -438,3 +481,15 @@ class Server:
                 await aclose()
             elif close is not None:
                 close()
+
+
+def _tls(ssl: Any, certfile: str | Path | None, keyfile: str | Path | None) -> Any:
+    if certfile is None:
+        if keyfile is not None:
+            raise ValueError("ssl_keyfile needs ssl_certfile (the certificate)")
+        return ssl
+    if ssl is not None:
+        raise ValueError("give either ssl (an SSLContext) or ssl_certfile/ssl_keyfile, not both")
+    from ..server import ssl_context
+
+    return ssl_context(certfile, keyfile)

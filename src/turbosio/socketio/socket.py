@@ -405,8 +405,18 @@ def _report_error(socket: Socket, result: Any, exc: BaseException | None) -> Non
         _log_handler_error(socket, exc)
 
 
-def new_handshake(request: Any, auth: dict[str, Any], *, secure: bool, xdomain: bool) -> Handshake:
-    """Build the :class:`Handshake` of a socket from the engine session's first request."""
+def new_handshake(
+    request: Any,
+    auth: dict[str, Any],
+    *,
+    secure: bool,
+    xdomain: bool,
+    address: str | None = None,
+) -> Handshake:
+    """Build the :class:`Handshake` of a socket from the engine session's first request.
+
+    ``address``: the client's address when known better than the peer's (trusted proxies).
+    """
     now = time.time()
     client = request.client
     qs = request.query_string
@@ -414,7 +424,7 @@ def new_handshake(request: Any, auth: dict[str, Any], *, secure: bool, xdomain: 
         headers=request.headers,
         query=request.query,
         auth=auth,
-        address=client[0] if client else "",
+        address=address if address is not None else (client[0] if client else ""),
         time=time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(now)),
         issued=int(now * 1000),
         url=request.path + ("?" + qs if qs else ""),
