@@ -36,6 +36,7 @@ from ..protocol.engineio import encode_open
 from .cors import CorsPolicy, OriginsSetting, origin_is_invalid
 from .heartbeat import Scheduler, resolution_for
 from .io import EngineHandler, Headers, Request, WebSocketRequest
+from .packetlog import LoggedSession, packet_logger
 from .polling import handle_poll, handle_post
 from .session import _OPEN, Session
 from .websocket import Upgrade
@@ -434,7 +435,9 @@ class Engine:
         while sid in sessions:
             sid = _generate_id()
         transport = "polling" if ws_req is None else "websocket"
-        session = Session(self, sid, transport, req)
+        # Packet logging costs nothing unless it is on when the session opens.
+        cls = LoggedSession if packet_logger.isEnabledFor(logging.DEBUG) else Session
+        session = cls(self, sid, transport, req)
         packet = encode_open(
             sid,
             self._upgrades if ws_req is None else [],
