@@ -127,18 +127,30 @@ def _is_asgi3(obj: Any) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-def serve(obj: Any, host: str, port: int, log_level: str = "info") -> None:
-    """Serve ``obj`` (see :func:`describe_app`) on ``host:port`` until Ctrl-C."""
+def serve(
+    obj: Any,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> None:
+    """Serve ``obj`` (see :func:`describe_app`) on ``host:port`` until Ctrl-C; over HTTPS
+    with ``ssl_certfile`` (PEM certificate and chain) and ``ssl_keyfile`` (its key)."""
     kind = describe_app(obj)
+    # The embedded server and uvicorn name the TLS options alike.
+    tls = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile} if ssl_certfile else {}
+    if ssl_keyfile and not ssl_certfile:
+        raise AppLoadError("--ssl-keyfile needs --ssl-certfile (the certificate).")
     if kind == "server":
-        obj.run(host=host, port=port)
+        obj.run(host=host, port=port, **tls)
     elif kind == "asgi":
-        _serve_asgi(obj, host, port, log_level)
+        _serve_asgi(obj, host, port, log_level, tls)
     else:
-        _serve_flask(obj, host, port)
+        _serve_flask(obj, host, port, tls)
 
 
-def _serve_flask(obj: Any, host: str, port: int) -> None:
+def _serve_flask(obj: Any, host: str, port: int, tls: dict[str, Any] | None = None) -> None:
     from .flask import SocketIO  # already imported: describe_app found it
 
     # A Flask app (its SocketIO is in app.extensions) or the SocketIO object itself.
@@ -147,10 +159,14 @@ def _serve_flask(obj: Any, host: str, port: int) -> None:
     if app is None:
         raise AppLoadError("This SocketIO has no Flask app: call socketio.init_app(app) first.")
     # No reloader here (the command is the process to stop), and the command's own logging.
-    socketio.run(app, host=host, port=port, use_reloader=False)
+    # Flask-SocketIO's names for the TLS options.
+    ssl = {"certfile": tls["ssl_certfile"], "keyfile": tls["ssl_keyfile"]} if tls else {}
+    socketio.run(app, host=host, port=port, use_reloader=False, **ssl)
 
 
-def _serve_asgi(app: Any, host: str, port: int, log_level: str) -> None:
+def _serve_asgi(
+    app: Any, host: str, port: int, log_level: str, tls: dict[str, Any] | None = None
+) -> None:
     try:
         import uvicorn
     except ImportError:
@@ -172,7 +188,7 @@ def _serve_asgi(app: Any, host: str, port: int, log_level: str) -> None:
                     logging.getLogger("turbosio").exception("error while shutting down")
             await super().shutdown(sockets)
 
-    Server(uvicorn.Config(app, host=host, port=port, log_level=log_level)).run()
+    Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, **(tls or {}))).run()
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -197,6 +213,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("target", metavar="MODULE:ATTR", help='for example "app:sio"')
     common(run)
     run.add_argument("--app-dir", default=".", help="directory to import MODULE from (default: .)")
+    run.add_argument("--ssl-certfile", help="serve HTTPS: PEM certificate (with its chain)")
+    run.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     demo = commands.add_parser(
         "demo",
         help="run the demo chat page",
@@ -219,7 +237,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "turbosio") -> int:
             create_server().run(host=args.host, port=args.port)
         else:
             obj = load_app(args.target, args.app_dir)
-            serve(obj, args.host, args.port, args.log_level)
+            serve(obj, args.host, args.port, args.log_level, args.ssl_certfile, args.ssl_keyfile)
     except AppLoadError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
