@@ -860,8 +860,8 @@ class SocketIO:
     ) -> None:
         """Serve the app and Socket.IO on the embedded server until Ctrl-C (or :meth:`stop`).
 
-        ``host`` defaults to 127.0.0.1; ``port`` to the port of ``SERVER_NAME``, else the
-        ``TURBOSIO_PORT`` environment variable, else 5000. Keyword arguments: ``debug``
+        ``host`` defaults to 127.0.0.1; ``port`` to the ``TURBOSIO_PORT`` environment
+        variable, else the port of ``SERVER_NAME``, else 5000. Keyword arguments: ``debug``
         (default ``app.debug``: the Werkzeug debugger on the app's routes), ``use_reloader``
         (default ``debug``), ``reloader_options``, ``extra_files``, ``log_output`` (log each
         HTTP request to the app), ``allow_unsafe_werkzeug`` (accepted, nothing to allow:
