@@ -8,6 +8,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,7 @@ class PeerProcess:
         ping_timeout: float | None = None,
         tls: tuple[Path, Path] | None = None,
         recovery: bool = False,
+        port: int = 0,
     ) -> None:
         self.kind = kind
         self.node = node
@@ -130,13 +132,14 @@ class PeerProcess:
             self.options += ["--cert", str(tls[0]), "--key", str(tls[1])]
         if recovery:
             self.options.append("--recovery")
-        self.port = 0
+        self.port = port
+        self.scheme = "https" if tls is not None else "http"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> PeerProcess:
         """Start (or start again, on the same port once it had one)."""
@@ -232,3 +235,11 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
         capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for a server started later on it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -47,8 +47,8 @@ def transports(mode: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def node_peers(request: pytest.FixtureRequest) -> Iterator[dict[str, PeerProcess]]:
-    """Node peers shared by the session, one per option set, started on first use."""
+def shared_peers() -> Iterator[dict[str, PeerProcess]]:
+    """Peers in subprocesses shared by the session, by kind, started on first use."""
     running: dict[str, PeerProcess] = {}
     yield running
     for peer in running.values():
@@ -56,19 +56,29 @@ def node_peers(request: pytest.FixtureRequest) -> Iterator[dict[str, PeerProcess
 
 
 @pytest.fixture
+def shared_peer(
+    server_kind: str, request: pytest.FixtureRequest, shared_peers: dict[str, PeerProcess]
+) -> PeerProcess:
+    """A subprocess peer of the kind under test, shared by the session (for the tests of the
+    sync client, which has no event loop in the test's thread to serve from)."""
+    peer = shared_peers.get(server_kind)
+    if peer is None:
+        node = request.getfixturevalue("node") if server_kind == "node" else None
+        peer = shared_peers[server_kind] = PeerProcess(server_kind, node)
+        peer.start()
+    return peer
+
+
+@pytest.fixture
 async def peer_url(
     server_kind: str,
     request: pytest.FixtureRequest,
-    node_peers: dict[str, PeerProcess],
     clients: list[Any],
 ) -> AsyncIterator[str]:
-    """The URL of a server with the peer handlers, of the kind under test."""
+    """The URL of a server with the peer handlers, of the kind under test: ours in the
+    test's loop, Node's in the session's subprocess."""
     if server_kind == "node":
-        peer = node_peers.get("default")
-        if peer is None:
-            peer = node_peers["default"] = PeerProcess("node", request.getfixturevalue("node"))
-            peer.start()
-        yield peer.url
+        yield request.getfixturevalue("shared_peer").url
         return
     release = asyncio.Event()
     handle = await build_server(release=release).serve(host="127.0.0.1", port=0)

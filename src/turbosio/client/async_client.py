@@ -379,7 +379,7 @@ class AsyncClient(Owner):
         sock = manager.nsps.get(name)
         if sock is None:
             raise ValueError(f"not connected to namespace {name}: pass it to connect()")
-        if not sock.active:
+        if not sock.active or manager.finished.is_set():
             raise Disconnected(f"disconnected from {name}: call connect() again")
         return sock
 
