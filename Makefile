@@ -49,9 +49,22 @@ chromium:
 		fi; \
 	fi
 
+# The reverse-proxy tests (tests/deploy) run nginx from its Debian package: install it when
+# missing. The tests start their own nginx with their own config, never the system service.
+.PHONY: nginx
+nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		echo "!!! nginx is missing: installing it with apt-get for the reverse-proxy tests"; \
+		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }; then \
+			echo "!!! could not install nginx: the reverse-proxy tests will be skipped (CI fails)"; \
+			if [ "$$CI" = "true" ]; then exit 1; fi; \
+		fi; \
+	fi
+
 test: $(STAMP)
 	-@$(MAKE) --no-print-directory js
 	@$(MAKE) --no-print-directory chromium
+	@$(MAKE) --no-print-directory nginx
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
