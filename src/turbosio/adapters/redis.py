@@ -134,6 +134,7 @@ class _Link:
         self.users = 0
         #: Messages dropped because Redis was away or the queue was full.
         self.dropped = 0
+        self._dropped_before = 0
 
     @property
     def where(self) -> str:
@@ -424,10 +425,13 @@ class _Link:
                 exc or type(exc).__name__,
             )
             self._state = "down"
+            self._dropped_before = self.dropped
 
     def _failed(self, exc: BaseException) -> None:
-        # A command failed. Only the reader decides that the connection is lost (it reconnects
-        # too); this logs one line until the connection is back.
+        # A command failed. Only the reader decides that the connection is lost, reconnects
+        # and says so; other errors (a command Redis refuses) are logged once.
+        if isinstance(exc, _connection_errors()):
+            return
         if self._state == "up" and not self._warned:
             self._warned = True
             logger.warning("a Redis command failed (%s): messages to other servers dropped", exc)
@@ -458,7 +462,7 @@ class _Link:
             logger.warning(
                 "reconnected to Redis at %s (%d messages to other servers were dropped)",
                 self.where,
-                self.dropped,
+                self.dropped - self._dropped_before,
             )
             return
 
@@ -490,6 +494,12 @@ def _redis_error() -> type[Exception]:
     from redis.exceptions import RedisError
 
     return RedisError
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return (ConnectionError, TimeoutError, OSError, asyncio.TimeoutError)
 
 
 async def _close_pubsub(pubsub: Any) -> None:
