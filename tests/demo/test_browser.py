@@ -114,7 +114,7 @@ async def test_chat(open_page: OpenPage, transport: str) -> None:
     if transport == "default":
         await screenshot(bob, "chat")
     # A visitor who leaves drops off everyone's online list.
-    await carol.context.close()
+    await carol.close(run_before_unload=True)  # the visitor closes the tab
     await expect(alice.locator("#online li")).to_have_text(["alice", "bob"])
 
 
@@ -272,5 +272,5 @@ async def test_dashboard(open_page: OpenPage, transport: str) -> None:
         await screenshot(first, "dashboard")
 
     # The second page leaves: the count goes back down.
-    await second.context.close()
+    await second.close(run_before_unload=True)  # the visitor closes the tab
     await expect(first.locator("#connections")).to_have_text("1")

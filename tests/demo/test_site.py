@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import textwrap
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,6 +19,8 @@ from turbosio.demo import INDEX_HTML, PAGES, STATIC_DIR, create_server
 from turbosio.demo.dashboard import memory_mib
 
 from .wire import WireClient
+
+DEMOS_DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "demos.md"
 
 
 @pytest.fixture
@@ -41,6 +45,26 @@ def test_pages_and_assets_ship_in_the_package() -> None:
     # The client comes from the server when it serves one, else from the CDN build.
     assert '"/socket.io/socket.io.js"' in loader
     assert '"https://cdn.socket.io/4.5.4/socket.io.min.js"' in loader
+
+
+def test_doc_excerpts_are_the_code() -> None:
+    """docs/demos.md shows the demos' code: every excerpt is found, line for line, in a module."""
+    modules = [
+        textwrap.dedent(path.read_text(encoding="utf-8")).splitlines()
+        for path in (STATIC_DIR.parent).glob("*.py")
+    ]
+    stripped = [[line.strip() for line in lines] for lines in modules]
+    blocks = re.findall(r"```python\n(.*?)```", DEMOS_DOC.read_text(encoding="utf-8"), re.S)
+    excerpts = [block for block in blocks if "import " not in block]  # the rest are usage
+    assert len(excerpts) >= 5
+    for block in excerpts:
+        lines = [line.strip() for line in block.strip().splitlines()]
+        found = any(
+            module[i : i + len(lines)] == lines
+            for module in stripped
+            for i in range(len(module) - len(lines) + 1)
+        )
+        assert found, f"docs/demos.md shows code no demo module has:\n{block}"
 
 
 async def test_pages_and_assets_are_served(url: str) -> None:

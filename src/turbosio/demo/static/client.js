@@ -87,8 +87,12 @@
     /** Connect to `namespace` with the official client; resolves to the socket. */
     async connect(namespace, options = {}) {
       const io = await loadClient();
+      // Say goodbye when the tab closes, so the others see this visitor leave at once (a
+      // long-polling client could otherwise be missed until the heartbeat times out).
+      const settings = { closeOnBeforeunload: true, ...options };
       // Only when asked: the client copies an undefined option over its own default.
-      const socket = io(namespace, this.transports ? { ...options, transports: this.transports } : options);
+      if (this.transports) settings.transports = this.transports;
+      const socket = io(namespace, settings);
       trackStatus(socket);
       return socket;
     },
