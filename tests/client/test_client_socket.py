@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from client_helpers import PeerProcess, Recorder
 
-from turbosio.client import AsyncClient
+from turbosio.client import AsyncClient, ConnectError
 
 MakeClient = Callable[..., AsyncClient]
 Spawn = Callable[..., PeerProcess]
@@ -74,3 +74,23 @@ async def test_auth_callable_runs_at_each_connection(
         after = (await client.emit_with_ack("whoami"))["auth"]["token"]
         assert after == before + 1
         await client.disconnect()
+
+
+async def test_failing_auth_fails_the_connection(
+    peer_url: str, transports: list[str], make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An auth callable that raises: no CONNECT is sent, connect() raises ConnectError, the
+    connect_error handler hears of it, and the failure is logged."""
+
+    def broken() -> dict[str, Any]:
+        raise RuntimeError("no token today")
+
+    client = make_client()
+    seen = Recorder()
+    client.on("connect_error", seen.handler("connect_error"))
+    with pytest.raises(ConnectError, match="no token today"):
+        await client.connect(peer_url, auth=broken, transports=transports)
+    [(err,)] = seen.of("connect_error")
+    assert err.namespace == "/"
+    assert "the auth failed" in caplog.text
+    await asyncio.wait_for(client.wait(), 5)

@@ -177,6 +177,8 @@ class EngineClient:
                 await self._open_polling()
             else:
                 await self._open_websocket()
+            if self.state != _OPENING:
+                raise ConnectError("the connection was closed while it opened")
         except BaseException as exc:
             self._abort()
             if isinstance(exc, (ConnectError, asyncio.CancelledError)):

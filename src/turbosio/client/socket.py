@@ -161,23 +161,31 @@ class ClientSocket:
     def _onopen(self) -> None:
         """The engine session is open: ask to join the namespace."""
         auth = self.auth
-        if callable(auth):
-            result = auth()
-            if isinstance(result, Awaitable):
-                self._auth_task = asyncio.ensure_future(self._send_connect_later(result))
-                return
-            auth = result
-        self._send_connect(auth)
+        try:
+            if callable(auth):
+                result = auth()
+                if isinstance(result, Awaitable):
+                    self._auth_task = asyncio.ensure_future(self._send_connect_later(result))
+                    return
+                auth = result
+            self._send_connect(auth)
+        except Exception as exc:
+            self._auth_failed(exc)
 
     async def _send_connect_later(self, pending: Awaitable[dict[str, Any] | None]) -> None:
         try:
             auth = await pending
+            if self.active and self.manager.state == "open":
+                self._send_connect(auth)
         except Exception as exc:
-            logger.exception("the auth callable failed")
-            self._fail(ConnectError(f"the auth callable failed: {exc}", namespace=self.namespace))
-            return
-        if self.active and self.manager.state == "open":
-            self._send_connect(auth)
+            self._auth_failed(exc)
+
+    def _auth_failed(self, exc: Exception) -> None:
+        logger.error("no CONNECT sent to %s: the auth failed", self.namespace, exc_info=exc)
+        err = ConnectError(f"the auth failed: {exc}", namespace=self.namespace)
+        _fail_waiter(self._waiter, err)
+        self._destroy()
+        self._fail(err)
 
     def _send_connect(self, auth: dict[str, Any] | None) -> None:
         if auth is not None and not isinstance(auth, dict):
