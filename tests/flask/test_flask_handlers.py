@@ -757,3 +757,39 @@ def test_test_client_calls_need_a_connection(app: Flask, socketio: SocketIO) -> 
     for call in (client.disconnect, client.get_received, lambda: client.emit("x")):
         with pytest.raises(RuntimeError, match="not connected"):
             call()
+
+
+def test_flask_login_pattern(app: Flask, socketio: SocketIO) -> None:
+    """Flask-SocketIO's documented Flask-Login pattern: a user logged in by an HTTP route is
+    current_user in the connect handler; anonymous clients are refused."""
+    flask_login = pytest.importorskip("flask_login")
+
+    class User(flask_login.UserMixin):  # type: ignore[name-defined,misc]
+        def __init__(self, user_id: str) -> None:
+            self.id = user_id
+            self.name = user_id.title()
+
+    login_manager = flask_login.LoginManager(app)
+    login_manager.user_loader(User)
+
+    @app.route("/login/<name>")
+    def login(name: str) -> str:
+        flask_login.login_user(User(name))
+        return "logged in"
+
+    @socketio.on("connect")
+    def connect() -> Any:
+        if not flask_login.current_user.is_authenticated:
+            return False
+        emit("my response", {"message": f"{flask_login.current_user.name} has joined"})
+        return None
+
+    anonymous = socketio.test_client(app)
+    assert not anonymous.is_connected()
+    http = app.test_client()
+    assert http.get("/login/ana").get_data(as_text=True) == "logged in"
+    client = socketio.test_client(app, flask_test_client=http)
+    assert client.is_connected()
+    assert client.get_received() == [
+        {"name": "my response", "args": [{"message": "Ana has joined"}], "namespace": "/"}
+    ]

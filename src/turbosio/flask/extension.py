@@ -103,15 +103,60 @@ class _ManagedSession(dict[str, Any], SessionMixin):
     """The connection's own copy of the Flask session (``manage_session=True``)."""
 
 
-class _Conn:
-    """What the sockets of one Engine.IO connection share: the environ and the session."""
+class _EventContext(RequestContext):
+    """The request context of one Socket.IO event, over the connection's request."""
 
-    __slots__ = ("__weakref__", "environ", "lock", "session")
+    def match_request(self) -> None:
+        """Nothing to route: the connection's request is for the Socket.IO path."""
+
+
+#: What a RequestContext must hold for :func:`_event_context` to clone it (Flask 2.3-3.1).
+_CONTEXT_FIELDS = frozenset(("app", "request", "url_adapter", "_after_request_functions"))
+
+
+class _Conn:
+    """What the sockets of one Engine.IO connection share: the environ and the session, and
+    a request context built once, which each event clones (see :func:`_event_context`)."""
+
+    __slots__ = ("__weakref__", "environ", "lock", "session", "template")
 
     def __init__(self, environ: dict[str, Any]) -> None:
         self.environ = environ
         self.session: _ManagedSession | None = None
         self.lock = threading.Lock()
+        self.template: dict[str, Any] | None = None
+
+
+def _event_context(conn: _Conn, app: flask.Flask, session: SessionMixin | None) -> RequestContext:
+    """A fresh request context for one event of ``conn``.
+
+    Building one the ordinary way (a Request parsed from the environ, a URL adapter bound,
+    the URL matched) costs more than most handlers; the connection's request never changes,
+    so the first context is kept as a template and each event gets a shallow copy of it,
+    with its own copy of the request (request.sid and request.event are per event). Where
+    Flask's RequestContext does not look as expected, contexts are built the ordinary way.
+    """
+    template = conn.template
+    if template is None:
+        ctx = _EventContext(app, conn.environ, session=session)
+        state = dict(ctx.__dict__)
+        if not state.keys() >= _CONTEXT_FIELDS or state.get("_cv_tokens") != []:
+            return ctx  # an unknown Flask: no template
+        state.pop("_session", None)
+        state.pop("session", None)
+        conn.template = state
+        return ctx
+    ctx = _EventContext.__new__(_EventContext)
+    state = dict(template)
+    request = template["request"]
+    clone = object.__new__(type(request))
+    clone.__dict__.update(request.__dict__)
+    state["request"] = clone
+    state["_after_request_functions"] = []
+    state["_cv_tokens"] = []
+    state[_SESSION_FIELD] = session
+    ctx.__dict__.update(state)
+    return ctx
 
 
 class _Client:
@@ -176,10 +221,15 @@ def _args(args: tuple[Any, ...]) -> list[Any]:
     return list(args)
 
 
+#: Where RequestContext keeps the session: Flask 3.1.3 made ``session`` a read-only
+#: property over ``_session``.
+_SESSION_FIELD = (
+    "_session" if isinstance(getattr(RequestContext, "session", None), property) else "session"
+)
+
+
 def _set_ctx_session(ctx: RequestContext, session: SessionMixin) -> None:
-    # Flask 3.1.3 made RequestContext.session a read-only property over ``_session``.
-    name = "_session" if isinstance(getattr(type(ctx), "session", None), property) else "session"
-    ctx.__dict__[name] = session
+    ctx.__dict__[_SESSION_FIELD] = session
 
 
 class SocketIO:
@@ -519,7 +569,7 @@ class SocketIO:
         conn = client.conn
         app = self._app_for(client)
         manage = self.manage_session
-        ctx = RequestContext(app, conn.environ, session=conn.session if manage else None)
+        ctx = _event_context(conn, app, conn.session if manage else None)
         token = _current.set(client)
         try:
             with ctx:
