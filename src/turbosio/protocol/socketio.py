@@ -578,6 +578,29 @@ class JsonDecoder:
 
     def feed_fields(self, data: str | bytes) -> PacketFields | None:
         """Same as :meth:`feed`, the packet as ``(type, namespace, data, id)``."""
+        if type(data) is str and self._pending is None:
+            first = data[:1]
+            if first == "2" or first == "3":
+                # The common shapes, an EVENT or ACK on the main namespace with an ack id of
+                # at most 15 digits, skip the general parser's branches; whatever else they
+                # may hold (a namespace, a blank, JSON orjson refuses, a reserved or numeric
+                # event name) takes the general path below, which decides.
+                k = data.find("[", 1)
+                if k > 0:
+                    digits = data[1:k]
+                    if not digits or (len(digits) < 16 and digits.isdigit() and digits.isascii()):
+                        try:
+                            payload = _loads(data[k:])
+                        except ValueError:
+                            payload = None
+                        if type(payload) is list:
+                            ack_id = int(digits) if digits else None
+                            if first == "3":
+                                return _ACK, "/", payload, ack_id
+                            if payload:
+                                event = payload[0]
+                                if type(event) is str and event not in RESERVED_EVENTS:
+                                    return _EVENT, "/", payload, ack_id
         if isinstance(data, str):
             if self._pending is not None:
                 self.reset()
