@@ -281,10 +281,11 @@ class EngineClient:
 
     async def _ws_connect(self) -> aiohttp.ClientWebSocketResponse[bool]:
         aiohttp = self._aiohttp
-        url = self._url.replace("http", "ws", 1)
         try:
+            # The http(s) URL (aiohttp upgrades it): proxies from the environment are looked up
+            # by that scheme, the same as for polling.
             return await self._session.ws_connect(
-                url,
+                self._url,
                 params=self._params("websocket"),
                 headers=self._headers,
                 ssl=self._ssl,
