@@ -104,15 +104,18 @@ async def test_chat(open_page: OpenPage, transport: str) -> None:
     await expect(carol.locator("#messages li", has_text="hi alice, how")).to_be_visible()
     await expect(alice.locator("#online li")).to_have_text(["alice", "bob", "carol"])
 
-    # Leaving: alice leaves #python, and bob's page says so.
-    await alice.click("#rooms button.leave[aria-label='leave python']")
-    await expect(bob.locator("#messages li.notice", has_text="alice left")).to_be_visible()
-    await expect(alice.locator("#room-title")).to_have_text("# general")
-
-    await bob.type("#text", "see you")
-    await expect(carol.locator("#typing")).to_have_text("")  # bob typed in #python
+    # alice starts typing in #python: bob sees it, carol (in #general only) does not.
+    await alice.type("#text", "gotta go")
+    await expect(bob.locator("#typing")).to_have_text("alice is typing…")
+    assert await carol.text_content("#typing") == ""
     if transport == "default":
         await screenshot(bob, "chat")
+
+    # Leaving: alice leaves #python, and bob's page says so (and that she stopped typing).
+    await alice.click("#rooms button.leave[aria-label='leave python']")
+    await expect(bob.locator("#messages li.notice", has_text="alice left")).to_be_visible()
+    await expect(bob.locator("#typing")).to_have_text("")
+    await expect(alice.locator("#room-title")).to_have_text("# general")
     # A visitor who leaves drops off everyone's online list.
     await carol.close(run_before_unload=True)  # the visitor closes the tab
     await expect(alice.locator("#online li")).to_have_text(["alice", "bob"])

@@ -109,6 +109,7 @@
         const open = el("button", "room", "# " + name);
         open.type = "button";
         open.onclick = () => {
+          stopTyping();
           current = name;
           state.unread = 0;
           renderRooms();
@@ -122,6 +123,7 @@
           leave.title = "leave " + name;
           leave.setAttribute("aria-label", "leave " + name);
           leave.onclick = () => {
+            stopTyping();
             socket.emit("leave", name);
             rooms.delete(name);
             if (current === name) current = "general";
@@ -151,6 +153,7 @@
     const name = $("room-name").value.trim().split(/\s+/).join(" ").slice(0, 32);
     $("room-name").value = "";
     if (!name) return;
+    stopTyping();
     if (!rooms.has(name)) {
       rooms.set(name, { items: [], unread: 0 });
       join(name);
@@ -160,17 +163,23 @@
     renderMessages();
   });
 
-  // "is typing": say so on the first key, and stop 1.5 s after the last one (or on send).
+  // "is typing": say so on the first key, and stop 1.5 s after the last one (or on send, or
+  // when switching or leaving rooms), in the room where it started.
   let typingTimer = null;
+  let typingRoom = null;
   function stopTyping() {
     if (typingTimer === null) return;
     clearTimeout(typingTimer);
     typingTimer = null;
-    socket.emit("typing", { room: current, typing: false });
+    socket.emit("typing", { room: typingRoom, typing: false });
   }
   $("text").addEventListener("input", () => {
-    if (typingTimer === null) socket.emit("typing", { room: current, typing: true });
-    else clearTimeout(typingTimer);
+    if (typingTimer === null) {
+      typingRoom = current;
+      socket.emit("typing", { room: current, typing: true });
+    } else {
+      clearTimeout(typingTimer);
+    }
     typingTimer = setTimeout(stopTyping, 1500);
   });
 
