@@ -57,6 +57,35 @@ const scenarios = {
     }
   },
 
+  // Log in over HTTP first (options.login: the login URL), then connect with the session
+  // cookie it set, as a browser would; report who the server says we are.
+  async cookie() {
+    const { login, ...rest } = options;
+    let cookie = "";
+    if (login) {
+      const response = await fetch(login);
+      cookie = (response.headers.get("set-cookie") || "").split(";")[0];
+    }
+    const socket = io(url, {
+      reconnection: false,
+      forceNew: true,
+      extraHeaders: cookie ? { Cookie: cookie } : {},
+      ...rest,
+    });
+    try {
+      const welcome = new Promise((resolve) => socket.once("welcome", resolve));
+      try {
+        await connected(socket);
+      } catch (err) {
+        return { connected: false, message: err.message };
+      }
+      const whoami = await within(socket.emitWithAck("whoami"), STEP_MS, "whoami ack");
+      return { connected: true, welcome: await within(welcome, STEP_MS, "welcome"), whoami };
+    } finally {
+      socket.disconnect();
+    }
+  },
+
   // Expect the connection to be refused; report how.
   async refused() {
     const socket = io(url, { reconnection: false, forceNew: true, ...options });

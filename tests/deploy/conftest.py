@@ -37,11 +37,12 @@ def missing(what: str) -> None:
 
 
 class ServerProcess:
-    """``tests/deploy/app.py`` running in a process of its own; its log lines are kept."""
+    """``tests/deploy/app.py`` (or another script that serves with ``run``) in a process of
+    its own; its log lines are kept."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], script: Path = APP) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(APP), *args],
+            [sys.executable, str(script), *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -98,11 +99,12 @@ class ServerProcess:
 
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., ServerProcess]]:
-    """``start_server(*args)``: app.py with these options; stopped after the test."""
+    """``start_server(*args, script=APP)``: app.py (or another server script) with these
+    options; stopped after the test."""
     started: list[ServerProcess] = []
 
-    def start(*args: str) -> ServerProcess:
-        server = ServerProcess(list(args))
+    def start(*args: str, script: Path = APP) -> ServerProcess:
+        server = ServerProcess(list(args), script)
         started.append(server)
         return server
 
