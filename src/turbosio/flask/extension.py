@@ -162,12 +162,27 @@ def _event_context(conn: _Conn, app: flask.Flask, session: SessionMixin | None) 
 class _Client:
     """One socket (a connection in one namespace), as handler threads see it."""
 
-    __slots__ = ("conn", "namespace", "sid")
+    __slots__ = ("conn", "namespace", "sid", "socketio")
 
-    def __init__(self, conn: _Conn, sid: str, namespace: str) -> None:
+    def __init__(self, socketio: SocketIO, conn: _Conn, sid: str, namespace: str) -> None:
+        self.socketio = socketio
         self.conn = conn
         self.sid = sid
         self.namespace = namespace
+
+
+def current_client() -> _Client | None:
+    """The client whose event the calling thread is handling (None outside handlers)."""
+    return _current.get()
+
+
+def _sender_sid() -> str:
+    """``request.sid`` of the event being handled (for ``include_self=False``)."""
+    client = _current.get()
+    if client is not None:
+        return client.sid
+    sid: str = flask.request.sid  # type: ignore[attr-defined]
+    return sid
 
 
 class _Reasons:
@@ -469,7 +484,7 @@ class SocketIO:
             conn = self._conns[engine_sid] = _Conn(build_environ(socket.conn.request))
             if self.app is not None:
                 conn.environ["flask.app"] = self.app
-        client = self._clients[socket] = _Client(conn, socket.id, socket.namespace)
+        client = self._clients[socket] = _Client(self, conn, socket.id, socket.namespace)
         return client
 
     async def _core_connect(self, socket: Socket, auth: Any) -> None:
@@ -680,7 +695,7 @@ class SocketIO:
         if kwargs:
             raise TypeError(f"emit() got unexpected keyword argument(s) {', '.join(kwargs)}")
         if not include_self and not skip_sid:
-            skip_sid = flask.request.sid  # type: ignore[attr-defined]
+            skip_sid = _sender_sid()
         data = _args(args)
         if self._json is not None:
             data = self._json.outgoing(data)
@@ -752,7 +767,7 @@ class SocketIO:
         """Send a ``"message"`` event (``"json"`` with ``json=True``) from anywhere; the
         keyword arguments are :meth:`emit`'s."""
         if not include_self and not skip_sid:
-            skip_sid = flask.request.sid  # type: ignore[attr-defined]
+            skip_sid = _sender_sid()
         to = to or kwargs.pop("room", None)
         self.emit(
             "json" if json else "message",
