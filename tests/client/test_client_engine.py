@@ -161,3 +161,20 @@ def test_missing_aiohttp_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "aiohttp", None)
     with pytest.raises(ImportError, match=r"turbosio\[client\]"):
         AsyncClient()
+
+
+async def test_disconnect_while_connecting(transports: list[str]) -> None:
+    """disconnect() during connect(): the handshake in flight is abandoned, connect() raises
+    ConnectError, and nothing is left open (an unclosed socket would be a warning, and
+    warnings are errors here)."""
+    handle = await build_server().serve(port=0)
+    try:
+        client = AsyncClient()
+        connecting = asyncio.ensure_future(client.connect(handle.url, transports=transports))
+        await asyncio.sleep(0)  # the handshake request is on its way
+        await client.disconnect()
+        with pytest.raises(ConnectError, match="closed while it opened"):
+            await connecting
+        assert not client.connected
+    finally:
+        await handle.close()

@@ -163,6 +163,8 @@ class EngineClient:
         self._ping_timer: asyncio.TimerHandle | None = None
         self._ping_deadline = math.inf
         self._cleanup: asyncio.Task[None] | None = None
+        self._opener: asyncio.Task[None] | None = None
+        self._open_cancelled = False
         self._cache_buster = itertools.count()
 
     def __repr__(self) -> str:
@@ -172,11 +174,15 @@ class EngineClient:
 
     async def open(self) -> None:
         """Open the session on the first transport. Raises :class:`ConnectError`."""
+        # The handshake runs in a task of its own, which close() can cancel (and wait for)
+        # without cancelling our caller.
+        opener = self._opener = self._loop.create_task(self._open_first())
         try:
-            if self._transports[0] == "polling":
-                await self._open_polling()
-            else:
-                await self._open_websocket()
+            try:
+                await opener
+            except asyncio.CancelledError:
+                if not self._open_cancelled:
+                    raise
             if self.state != _OPENING:
                 raise ConnectError("the connection was closed while it opened")
         except BaseException as exc:
@@ -186,6 +192,8 @@ class EngineClient:
             if isinstance(exc, (self._aiohttp.ClientError, OSError, ValueError)):
                 raise ConnectError(_describe(exc)) from exc
             raise
+        finally:
+            self._opener = None
         self.state = _OPEN
         self._reset_ping_timer()
         self._spawn(self._write_loop())
@@ -195,6 +203,12 @@ class EngineClient:
                 self._probe_task = self._spawn(self._probe())
         else:
             self._spawn(self._ws_read_loop(self._ws))
+
+    async def _open_first(self) -> None:
+        if self._transports[0] == "polling":
+            await self._open_polling()
+        else:
+            await self._open_websocket()
 
     def send(self, data: str | bytes) -> None:
         """Queue one packet: ``str`` an encoded text packet (``"4..."``), ``bytes`` a binary
@@ -221,7 +235,9 @@ class EngineClient:
 
     async def close(self) -> None:
         """Send what is queued, close the session ("forced close"), wait until it is closed."""
-        if self.state in (_OPENING, _OPEN):
+        if self.state == _OPENING:
+            self._closed("forced close", None)  # open() sees it and gives up
+        elif self.state == _OPEN:
             self.state = _CLOSING
             try:
                 if self._probe_task is not None and not self._probe_task.done():
@@ -500,6 +516,10 @@ class EngineClient:
             self._ping_timer = None
         current = asyncio.current_task()
         tasks = [task for task in self._tasks if task is not current]
+        opener = self._opener
+        if opener is not None and not opener.done() and opener is not current:
+            self._open_cancelled = True
+            tasks.append(opener)
         for task in tasks:
             task.cancel()
         self._buffer = []
