@@ -217,8 +217,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     demo = commands.add_parser(
         "demo",
-        help="run the demo chat page",
-        description="Run the demo: a page at / whose messages every client receives.",
+        help="run the demo site (chat, quiz, whiteboard, dashboard)",
+        description="Run the demo site: an index at / and the chat, quiz, whiteboard and "
+        "dashboard demos.",
     )
     common(demo)
     return parser
