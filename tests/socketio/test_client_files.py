@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import aiohttp
+import httpx
 import pytest
 
 import turbosio
@@ -223,3 +224,16 @@ async def test_serves_the_real_bundle(node: str) -> None:
         assert headers["ETag"] == f'"{version}"'
         assert body == (REAL_DIST / "socket.io.min.js").read_bytes()
         assert f"Socket.IO v{version}".encode() in body
+
+
+async def test_served_by_the_asgi_app_too(dist: Path) -> None:
+    app = turbosio.Server(client_dir=dist).asgi()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        resp = await http.get("/socket.io/socket.io.min.js", headers={"Accept-Encoding": "gzip"})
+        assert resp.status_code == 200
+        assert resp.headers["ETag"] == '"4.8.3"'
+        assert resp.headers["Content-Encoding"] == "gzip"
+        assert resp.content == (dist / "socket.io.min.js").read_bytes()  # httpx decompressed
+        resp = await http.get("/socket.io/socket.io.js", headers={"If-None-Match": '"4.8.3"'})
+        assert resp.status_code == 304
