@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -262,3 +264,34 @@ async def test_a_client_with_decode_responses_is_refused(redis_url: str) -> None
     with pytest.raises(ValueError, match="decode_responses=False"):
         RedisAdapter(client)
     await client.aclose()
+
+
+async def test_served_again_and_namespaces_made_while_running(redis_url: str, key: str) -> None:
+    a = build(redis_url, key)
+    b = turbosio.Server(
+        adapter=RedisAdapter(redis_url, key=key), cleanup_empty_child_namespaces=True
+    )
+    b.of(re.compile(r"^/dyn-\w+$"))
+    handle_a = await a.serve(port=0)
+    handle_b = await b.serve(port=0)
+    await handle_a.close()
+    handle_a = await a.serve(port=0)  # A listens again after a shutdown
+    try:
+        for round_ in range(2):  # the child namespace is made, emptied, removed, made again
+            peer = await Peer.connect(handle_b.url, nsp="/dyn-x")
+            chat = a.of("/dyn-x")  # made while A runs
+            for _ in range(200):  # until B's new namespace is subscribed (bounded)
+                if await chat.adapter.server_count() == 2:
+                    break
+                await asyncio.sleep(0.025)
+            chat.emit("hello", round_)
+            assert await peer.next() == ("hello", [round_])
+            await peer.close()
+            for _ in range(200):
+                if "/dyn-x" not in b._nsps:
+                    break
+                await asyncio.sleep(0.025)
+            assert "/dyn-x" not in b._nsps
+    finally:
+        await handle_a.close()
+        await handle_b.close()

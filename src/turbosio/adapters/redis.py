@@ -102,12 +102,13 @@ class _Factory:
         self._names.add(name)
         self._link.users += 1
 
-    async def _release(self, name: str) -> None:
-        if name in self._names:
-            self._names.discard(name)
-            self._link.users -= 1
-            if self._link.users <= 0:
-                await self._link.aclose()
+    def _release(self, name: str) -> bool:
+        # True when no namespace uses the connection any more.
+        if name not in self._names:
+            return False
+        self._names.discard(name)
+        self._link.users -= 1
+        return self._link.users <= 0
 
 
 class _NamespaceLifecycle:
@@ -115,23 +116,40 @@ class _NamespaceLifecycle:
 
     _factory: _Factory
     nsp: NamespaceView
+    _closed = False
 
     async def init(self) -> None:
-        """Connect to Redis (raises :class:`RedisUnavailable` when it cannot be reached)."""
+        """Connect to Redis (raises :class:`RedisUnavailable` when it cannot be reached);
+        after a close, listen to this namespace again (a server served anew)."""
+        if self._closed:
+            self._factory._register(self.nsp.name)
+            self._subscribe()
+            self._closed = False
         await self._factory.start()
+
+    def _subscribe(self) -> None:
+        raise NotImplementedError
 
     def _unsubscribe(self) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Stop receiving this namespace's messages (the connection stays for the others)."""
+    def _stop(self) -> bool:
+        if self._closed:
+            return False
+        self._closed = True
         self._unsubscribe()
-        InMemoryAdapter.close(self)  # type: ignore[arg-type]
+        return self._factory._release(self.nsp.name)
+
+    def close(self) -> None:
+        """Stop receiving this namespace's messages; the connection closes (in the
+        background) once no namespace uses it."""
+        if self._stop():
+            self._factory._link.close_soon()
 
     async def aclose(self) -> None:
         """Stop receiving, and close the connection if no namespace uses it any more."""
-        self.close()
-        await self._factory._release(self.nsp.name)
+        if self._stop():
+            await self._factory._link.aclose()
 
 
 class _Kind(IntEnum):
@@ -200,6 +218,9 @@ class RedisNamespaceAdapter(_NamespaceLifecycle, InMemoryAdapter):
         self._requests = RequestBook()
         self._ack_requests: dict[str, tuple[Callable[[int], None], Callable[..., None]]] = {}
         factory._register(name)
+        self._subscribe()
+
+    def _subscribe(self) -> None:
         link = self._link
         link.subscribe("pattern", self._pattern, self._on_broadcast)
         link.subscribe("channel", self._request_channel, self._on_request)
@@ -627,6 +648,9 @@ class ShardedNamespaceAdapter(_NamespaceLifecycle, ClusterAdapter):
         self._response_channel = f"{self._channel}{self.uid}#".encode()
         self._room_channels: set[str] = set()
         factory._register(nsp.name)
+        self._subscribe()
+
+    def _subscribe(self) -> None:
         self._link.subscribe("shard", self._channel_b, self._on_raw)
         self._link.subscribe("shard", self._response_channel, self._on_raw)
 

@@ -77,6 +77,7 @@ class Link:
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._starting: asyncio.Future[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         #: "idle" (not started), "starting", "up", "down" (reconnecting) or "closing".
         self._state = "idle"
         self._warned = False
@@ -216,6 +217,14 @@ class Link:
         self._writer = loop.create_task(self._write(), name="turbosio-redis-writer")
         if self._queue or self._ops:
             self._wake.set()
+
+    def close_soon(self) -> None:
+        """:meth:`aclose` in the background (from code that cannot await)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._closer = loop.create_task(self.aclose())
 
     async def aclose(self) -> None:
         """Send what is queued (a second at most), then close the connections."""

@@ -449,6 +449,11 @@ class ParentNamespace(Namespace):
         super().__init__(server, f"/_{ParentNamespace._count}")
         self.matcher = matcher
         self.children: dict[str, Namespace] = {}
+        # The adapter made for it by Namespace.__init__ is not needed: a parent has no sockets
+        # (a cluster adapter would otherwise stay subscribed for nothing).
+        close = getattr(self.adapter, "close", None)
+        if close is not None:
+            close()
         self.adapter = _ParentAdapter(self)
 
     def matches(self, name: str, auth: dict[str, Any]) -> bool:
