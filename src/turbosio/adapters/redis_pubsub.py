@@ -252,7 +252,7 @@ class Link:
         if self._owns_client and self._client is not None:
             client, self._client = self._client, None
             with contextlib.suppress(Exception):
-                await client.aclose()
+                await (getattr(client, "aclose", None) or client.close)()  # redis-py 5.0.0: close
         self._queue.clear()
         self._ops.clear()
         self._wake = None
