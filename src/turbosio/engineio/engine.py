@@ -446,6 +446,8 @@ class Engine:
             self.max_http_buffer_size,
         )
         sessions[sid] = session
+        if cls is LoggedSession:
+            packet_logger.debug("%s > %s", sid, packet)
         self._scheduler.schedule(session, self._loop.time() + self.ping_interval)
         if ws_req is None:
             cookie = self._cookie
