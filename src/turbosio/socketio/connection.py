@@ -18,6 +18,9 @@ from ..exceptions import DecodeError
 from ..protocol.socketio import Packet, PacketType
 from .reasons import DisconnectReason
 
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
+
 if TYPE_CHECKING:
     from .server import Server
     from .socket import Socket
@@ -62,13 +65,24 @@ class Connection:
     def on_data(self, data: str | bytes) -> None:
         """An Engine.IO message arrived."""
         try:
-            packet = self.decoder.feed(data)
+            fields = self.decoder.feed_fields(data)
         except DecodeError as exc:
             logger.info("closing %s: invalid packet (%s)", self._peer(), exc)
             self._fail()
             return
-        if packet is not None:
-            self.on_packet(packet)
+        if fields is None:
+            return
+        # Events and acks for a joined namespace go straight to their socket: no Packet.
+        kind = fields[0]
+        if kind is _EVENT or kind is _ACK:
+            socket = self.nsps.get(fields[1])
+            if socket is not None:
+                if kind is _EVENT:
+                    socket._on_event(fields[2], fields[3])
+                else:
+                    socket._on_ack(fields[2], fields[3])
+                return
+        self.on_packet(Packet(*fields))
 
     def on_packet(self, packet: Packet) -> None:
         """Route a decoded packet."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
-__all__ = ["Done", "call_handler", "is_async_callable"]
+__all__ = ["Done", "call_handler", "continue_in_task", "is_async_callable"]
 
 logger = logging.getLogger("turbosio.server")
 
@@ -77,6 +77,12 @@ def _drive(coro: Coroutine[Any, Any, Any], done: Done | None) -> None:
         else:
             logger.exception("error in handler %s", getattr(coro, "__qualname__", coro))
         return
+    continue_in_task(coro, waiting, done)
+
+
+def continue_in_task(coro: Coroutine[Any, Any, Any], waiting: Any, done: Done | None) -> None:
+    """Go on driving ``coro``, whose first step yielded ``waiting``, in a task; report its
+    outcome to ``done`` as :func:`call_handler` does."""
     task = asyncio.get_running_loop().create_task(_resume(coro, waiting))
     task.add_done_callback(partial(_task_done, done, coro))
 

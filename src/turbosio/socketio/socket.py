@@ -15,7 +15,7 @@ from ..engineio.io import EngineSession, SharedMessage
 from ..exceptions import AckTimeout, ConnectionRefused, Disconnected
 from ..protocol.socketio import Packet, PacketType, encode_ack_text, encode_event_text
 from .broadcast import BroadcastOperator, ack_value
-from .dispatch import call_handler
+from .dispatch import call_handler, continue_in_task
 from .reasons import RESERVED_EVENTS, DisconnectReason
 from .recovery import RECOVERABLE_REASONS
 
@@ -197,6 +197,14 @@ class Socket:
             return
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name: choose another one')
+        if callback is None and server.recovery is not None:
+            # Through the adapter, as Node does under recovery, so the packet gets an offset
+            # and is kept: even once the socket is gone, a client that recovers gets it.
+            self.nsp.adapter.broadcast(
+                Packet(PacketType.EVENT, self.nsp.name, [event, *args]),
+                BroadcastOptions(rooms=frozenset((self.id,))),
+            )
+            return
         if not self.connected and self._pending is None:
             return
         ack_id = None
@@ -204,14 +212,6 @@ class Socket:
             ack_id = self.nsp._next_ack_id()
             self._expect_ack(ack_id, callback)
         data = [event, *args]
-        if ack_id is None and server.recovery is not None:
-            # Through the adapter, as Node does under recovery, so the packet gets an offset
-            # and is kept for a reconnecting client.
-            self.nsp.adapter.broadcast(
-                Packet(PacketType.EVENT, self.nsp.name, data),
-                BroadcastOptions(rooms=frozenset((self.id,))),
-            )
-            return
         text = encode_event_text(self.nsp.name, data, ack_id) if self.nsp.fast_text else None
         if text is not None:
             self._write_text(text)
@@ -325,10 +325,7 @@ class Socket:
         if kind == PacketType.EVENT or kind == PacketType.BINARY_EVENT:
             self._on_event(packet.data, packet.id)
         elif kind == PacketType.ACK or kind == PacketType.BINARY_ACK:
-            acks = self._acks
-            callback = acks.pop(packet.id, None) if acks and packet.id is not None else None
-            if callback is not None:
-                callback(*packet.data)
+            self._on_ack(packet.data, packet.id)
         elif kind == PacketType.DISCONNECT:
             self._on_close(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
 
@@ -346,10 +343,33 @@ class Socket:
             args = (self, *data)
         else:
             return
-        done = None if ack_id is None else partial(self._send_ack, ack_id)
-        if done is None:
-            done = partial(_report_error, self)
-        call_handler(handler, is_async, args, done)
+        if is_async:
+            # The usual handler: an async function that returns without suspending. Driven
+            # here, it costs no partial and no call through the dispatcher; one that suspends
+            # goes on in a task, as call_handler would do.
+            try:
+                coro = handler(*args)
+                waiting = coro.send(None)
+            except StopIteration as stop:
+                if ack_id is not None:
+                    self._send_ack(ack_id, stop.value, None)
+                return
+            except Exception as exc:
+                _log_handler_error(self, exc)
+                return
+            done = (
+                partial(_report_error, self) if ack_id is None else partial(self._send_ack, ack_id)
+            )
+            continue_in_task(coro, waiting, done)
+            return
+        done = partial(_report_error, self) if ack_id is None else partial(self._send_ack, ack_id)
+        call_handler(handler, False, args, done)
+
+    def _on_ack(self, data: list[Any], ack_id: int | None) -> None:
+        acks = self._acks
+        callback = acks.pop(ack_id, None) if acks and ack_id is not None else None
+        if callback is not None:
+            callback(*data)
 
     def _on_close(self, reason: str) -> None:
         if not self.connected:
