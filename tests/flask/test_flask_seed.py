@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,3 +134,21 @@ def test_default_port_is_5000(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_port(app) == 8123
     monkeypatch.setenv("TURBOSIO_PORT", "0")
     assert default_port(app) == 0
+
+
+def test_turbosio_run_serves_an_app_or_its_socketio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`turbosio run` takes the Flask app or its SocketIO, and runs it without a reloader."""
+    from turbosio import cli
+    from turbosio.flask import SocketIO
+
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(SocketIO, "run", lambda self, app, **kw: calls.append((self, app, kw)))
+    app = Flask("cli_target")
+    socketio = SocketIO(app)
+    cli.serve(app, "127.0.0.1", 6001)
+    cli.serve(socketio, "127.0.0.1", 6002)
+    options = {"host": "127.0.0.1", "use_reloader": False}
+    assert calls == [
+        (socketio, app, {**options, "port": 6001}),
+        (socketio, app, {**options, "port": 6002}),
+    ]

@@ -4,7 +4,12 @@ handlers in threads, emits from routes and threads, acks both ways, the official
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import ssl
+import subprocess
 import threading
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,6 +18,7 @@ import pytest
 from conftest import NodeRunner, Serve, WireClient
 from flask import Flask, jsonify, request, session
 from turbosio.flask import ConnectionRefusedError, SocketIO, call, emit, join_room, rooms
+from turbosio.flask.options import ssl_context
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -341,3 +347,74 @@ async def test_asgi_app_under_a_real_asgi_server(app: Flask, socketio: SocketIO)
         await socketio.server.shutdown(1)
         server.should_exit = True
         await task
+
+
+async def test_debug_mode_shows_the_werkzeug_debugger(
+    app: Flask, socketio: SocketIO, serve: Serve
+) -> None:
+    """debug=True puts Werkzeug's debugger on the app's routes, as Flask-SocketIO does."""
+
+    @app.route("/fail")
+    def fail() -> str:
+        raise RuntimeError("debug me")
+
+    handle = await serve(socketio, app, debug=True)
+    async with aiohttp.ClientSession() as http, http.get(handle.url + "/fail") as resp:
+        page = await resp.text()
+    assert resp.status == 500
+    assert "RuntimeError: debug me" in page
+    assert "Werkzeug Debugger" in page
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        message = "!!! openssl not found: the Flask TLS test is skipped"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_tls_from_run_options(
+    app: Flask, socketio: SocketIO, serve: Serve, tmp_path: Path
+) -> None:
+    """run()'s certfile/keyfile make the context; routes and Socket.IO answer over TLS."""
+    cert, key = make_certificate(tmp_path)
+    context = ssl_context({"certfile": str(cert), "keyfile": str(key)})
+    assert context is not None
+    assert ssl_context({}) is None
+    with pytest.raises(ValueError, match="certfile"):
+        ssl_context({"keyfile": str(key)})
+
+    @app.route("/secure")
+    def secure() -> str:
+        return f"scheme={request.scheme}"
+
+    @socketio.on("ping")
+    def ping() -> str:
+        return "pong"
+
+    handle = await serve(socketio, app, ssl=context)
+    assert handle.url.startswith("https://")
+    client_context = ssl.create_default_context(cafile=str(cert))
+    async with aiohttp.ClientSession() as http:
+        async with http.get(handle.url + "/secure", ssl=client_context) as resp:
+            assert await resp.text() == "scheme=https"
+        ws_url = handle.url.replace("https", "wss") + "/socket.io/?EIO=4&transport=websocket"
+        async with http.ws_connect(ws_url, ssl=client_context) as ws:
+            assert (await ws.receive_str(timeout=5)).startswith("0{")
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=5)).startswith("40{")
+            await ws.send_str('421["ping"]')
+            assert await ws.receive_str(timeout=5) == '431["pong"]'

@@ -107,6 +107,9 @@ async def serve(
     from ..server import serve as serve_app
 
     flask_app = socketio._app_or_raise(app)
+    if debug:
+        # Flask hands exceptions to the debugger only in debug mode.
+        flask_app.debug = True
     bind(socketio)
     mount = _mount(socketio, flask_app, debug=debug, access_log=log_output)
     listener = await serve_app(mount, host, port, ssl=ssl)
