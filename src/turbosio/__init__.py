@@ -6,6 +6,7 @@ The official JavaScript client (socket.io-client 4.x) connects to :class:`Server
 from __future__ import annotations
 
 from .adapters import InMemoryAdapter
+from .client import AsyncClient, BufferFull, Client, ConnectError
 from .exceptions import AckTimeout, ConnectionRefused, DecodeError, Disconnected, TurbosioError
 from .socketio import (
     BroadcastOperator,
@@ -22,7 +23,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AckTimeout",
+    "AsyncClient",
     "BroadcastOperator",
+    "BufferFull",
+    "Client",
+    "ConnectError",
     "ConnectionRefused",
     "DecodeError",
     "DisconnectReason",

@@ -44,13 +44,19 @@ import turbosio
 
 
 def build_server(
-    ping_interval: float = 25, ping_timeout: float = 20, release: asyncio.Event | None = None
+    ping_interval: float = 25,
+    ping_timeout: float = 20,
+    release: asyncio.Event | None = None,
+    recovery: bool = False,
 ) -> turbosio.Server:
     """A turbosio.Server with the client tests' handlers. Unanswered ``flaky`` calls wait
     for ``release`` (set it before the loop closes), or forever."""
     never = release if release is not None else asyncio.Event()
     sio = turbosio.Server(
-        cors_allowed_origins="*", ping_interval=ping_interval, ping_timeout=ping_timeout
+        cors_allowed_origins="*",
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        connection_state_recovery=turbosio.Recovery() if recovery else None,
     )
     logs: dict[str, list[Any]] = defaultdict(list)
     tries: dict[str, int] = defaultdict(int)
@@ -139,7 +145,7 @@ def build_server(
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    sio = build_server(args.ping_interval, args.ping_timeout)
+    sio = build_server(args.ping_interval, args.ping_timeout, recovery=args.recovery)
     context = None
     if args.cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -165,4 +171,5 @@ if __name__ == "__main__":
     parser.add_argument("--ping-timeout", type=float, default=20)
     parser.add_argument("--cert")
     parser.add_argument("--key")
+    parser.add_argument("--recovery", action="store_true")
     asyncio.run(_serve(parser.parse_args()))

@@ -16,13 +16,7 @@ from turbosio.client import AsyncClient, ConnectError
 MakeClient = Callable[..., AsyncClient]
 Spawn = Callable[..., PeerProcess]
 
-RECOVERY_KINDS = [
-    pytest.param(
-        "turbosio",
-        marks=pytest.mark.skip(reason="connection state recovery on the server: issue 7"),
-    ),
-    pytest.param("node", marks=pytest.mark.js),
-]
+RECOVERY_KINDS = ["turbosio", pytest.param("node", marks=pytest.mark.js)]
 
 
 @pytest.mark.parametrize("server_kind", RECOVERY_KINDS)
