@@ -793,3 +793,17 @@ def test_flask_login_pattern(app: Flask, socketio: SocketIO) -> None:
     assert client.get_received() == [
         {"name": "my response", "args": [{"message": "Ana has joined"}], "namespace": "/"}
     ]
+
+
+def test_each_event_has_its_own_request(app: Flask, socketio: SocketIO) -> None:
+    """What a handler sets on request does not leak into the connection's next events."""
+
+    @socketio.on("mark")
+    def mark(value: str) -> Any:
+        before = getattr(request, "mark", None)
+        request.mark = value  # type: ignore[attr-defined]
+        return [before, request.event["args"][0]]
+
+    client = socketio.test_client(app)
+    assert client.emit("mark", "first", callback=True) == [None, "first"]
+    assert client.emit("mark", "second", callback=True) == [None, "second"]

@@ -144,19 +144,25 @@ def _event_context(conn: _Conn, app: flask.Flask, session: SessionMixin | None) 
             return ctx  # an unknown Flask: no template
         state.pop("_session", None)
         state.pop("session", None)
+        # A copy taken before the handler runs: what it sets on its request stays its own.
+        state["request"] = _clone(ctx.request)
         conn.template = state
         return ctx
     ctx = _EventContext.__new__(_EventContext)
     state = dict(template)
-    request = template["request"]
-    clone = object.__new__(type(request))
-    clone.__dict__.update(request.__dict__)
-    state["request"] = clone
+    state["request"] = _clone(template["request"])
     state["_after_request_functions"] = []
     state["_cv_tokens"] = []
     state[_SESSION_FIELD] = session
     ctx.__dict__.update(state)
     return ctx
+
+
+def _clone(request: Any) -> Any:
+    """A shallow copy of a Werkzeug request (its attributes; the environ is shared)."""
+    clone = object.__new__(type(request))
+    clone.__dict__.update(request.__dict__)
+    return clone
 
 
 class _Client:
