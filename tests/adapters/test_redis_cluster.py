@@ -295,3 +295,25 @@ async def test_served_again_and_namespaces_made_while_running(redis_url: str, ke
     finally:
         await handle_a.close()
         await handle_b.close()
+
+
+async def test_cluster_calls_from_a_sync_handler(cluster: tuple[Node, Node]) -> None:
+    a, b = cluster
+    heard: list[Any] = []
+
+    @b.sio.on_server_side("hello")
+    async def hello(text: str) -> None:  # runs inline: done before the next message is read
+        heard.append(text)
+
+    @a.sio.on("work")
+    def work(socket: turbosio.Socket) -> str:  # a plain def: runs in a worker thread
+        a.sio.server_side_emit("hello", "from a thread")
+        a.sio.in_("team").sockets_join("done")
+        a.sio.to("done").emit("finished")
+        return "ok"
+
+    worker = await a.peer()
+    member = await b.peer(["team"])
+    await worker.emit("work")
+    assert await member.next() == ("finished", [])  # the join, then the broadcast, in order
+    assert heard == ["from a thread"]

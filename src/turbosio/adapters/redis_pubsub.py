@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,8 @@ class Link:
         self._writer: asyncio.Task[None] | None = None
         self._starting: asyncio.Future[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
         #: "idle" (not started), "starting", "up", "down" (reconnecting) or "closing".
         self._state = "idle"
         self._warned = False
@@ -212,7 +215,8 @@ class Link:
         self._state = "up"
         self._warned = False
         self._wake = asyncio.Event()
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
         self._reader = loop.create_task(self._read(), name="turbosio-redis-reader")
         self._writer = loop.create_task(self._write(), name="turbosio-redis-writer")
         if self._queue or self._ops:
@@ -256,12 +260,19 @@ class Link:
         self._queue.clear()
         self._ops.clear()
         self._wake = None
+        self._loop = None
+        self._thread = None
         self._state = "idle"
 
     # -- publishing --------------------------------------------------------------------------
 
     def publish(self, channel: bytes, payload: bytes, sharded: bool = False) -> None:
         """Queue one message for the writer (dropped while Redis is away)."""
+        if self._thread is not None and threading.get_ident() != self._thread:
+            # From another thread: the queue and the writer's event belong to the loop.
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self.publish, channel, payload, sharded)
+            return
         state = self._state
         if state != "up":
             if state == "idle":

@@ -175,17 +175,29 @@ class BroadcastOperator:
                 handle.cancel()
         return responses
 
+    def _elsewhere(self, method: Any, *args: Any) -> bool:
+        # Called from another thread (a sync handler, a Flask view): hand it to the loop.
+        server = self._nsp.server
+        if server._foreign_thread():
+            server._call_soon_threadsafe(partial(method, *args))
+            return True
+        return False
+
     def sockets_join(self, room: str | Iterable[str]) -> None:
-        """Make the selected sockets join ``room``."""
-        self._nsp.adapter.add_sockets(self._options(), _names(room))
+        """Make the selected sockets join ``room``. Safe to call from another thread."""
+        if not self._elsewhere(self.sockets_join, room):
+            self._nsp.adapter.add_sockets(self._options(), _names(room))
 
     def sockets_leave(self, room: str | Iterable[str]) -> None:
-        """Make the selected sockets leave ``room``."""
-        self._nsp.adapter.del_sockets(self._options(), _names(room))
+        """Make the selected sockets leave ``room``. Safe to call from another thread."""
+        if not self._elsewhere(self.sockets_leave, room):
+            self._nsp.adapter.del_sockets(self._options(), _names(room))
 
     def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect the selected sockets (their whole connection when ``close``)."""
-        self._nsp.adapter.disconnect_sockets(self._options(), close)
+        """Disconnect the selected sockets (their whole connection when ``close``). Safe to
+        call from another thread."""
+        if not self._elsewhere(self.disconnect_sockets, close):
+            self._nsp.adapter.disconnect_sockets(self._options(), close)
 
     async def fetch_sockets(self) -> list[Any]:
         """The selected sockets: this server's :class:`turbosio.Socket` objects and, with a

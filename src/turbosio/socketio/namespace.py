@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
@@ -178,9 +179,13 @@ class Namespace:
 
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to the other servers of the cluster (none with the in-memory
-        adapter); their :meth:`on_server_side` handlers get ``args`` (JSON values)."""
+        adapter); their :meth:`on_server_side` handlers get ``args`` (JSON values). Safe to
+        call from another thread."""
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name: choose another one')
+        if self.server._foreign_thread():
+            self.server._call_soon_threadsafe(partial(self.server_side_emit, event, *args))
+            return
         emit = getattr(self.adapter, "server_side_emit", None)
         if emit is not None:
             emit([event, *args])
