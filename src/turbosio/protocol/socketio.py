@@ -671,6 +671,12 @@ def encode_event_text(namespace: str, data: list[Any], ack_id: int | None = None
     :class:`Packet` with :meth:`JsonParser.encode`. Raises ``TypeError`` for data orjson cannot
     serialise, ``ValueError`` for a malformed namespace or ack id.
     """
+    if namespace == "/" and ack_id is None:
+        # The usual emit; anything orjson refuses (binary, deep nesting) goes the long way.
+        try:
+            return "42" + _orjson_dumps(data).decode()
+        except TypeError:
+            pass
     try:
         return _encode_message_text("42", namespace, data, ack_id)
     except TypeError:
@@ -682,6 +688,12 @@ def encode_event_text(namespace: str, data: list[Any], ack_id: int | None = None
 def encode_ack_text(namespace: str, args: list[Any], ack_id: int) -> str | None:
     """The Engine.IO text packet of an ACK: ``'43456[1,"2"]'``, or ``None`` if ``args`` holds
     binary (see :func:`encode_event_text`)."""
+    if namespace == "/" and type(ack_id) is int and ack_id >= 0:
+        # The usual ack; anything orjson refuses (binary, deep nesting) goes the long way.
+        try:
+            return "43" + str(ack_id) + _orjson_dumps(args).decode()
+        except TypeError:
+            pass
     try:
         return _encode_message_text("43", namespace, args, ack_id)
     except TypeError:
