@@ -41,8 +41,12 @@ async def test_sync_emitter_drives_turbosio_servers(
     pb2 = await b.peer()
     chat = await a.peer(nsp="/chat")
     heard: list[Any] = []
+
+    async def reload(*args: Any) -> None:  # async: runs inline, in the order messages come
+        heard.append(args)
+
     for node in servers:
-        node.sio.on_server_side("reload", lambda *args: heard.append(args))
+        node.sio.on_server_side("reload", reload)
 
     def work() -> None:  # what a worker process does, here in a thread
         with Emitter(redis_url, key=key) as emitter:
@@ -56,6 +60,7 @@ async def test_sync_emitter_drives_turbosio_servers(
             emitter.to("room").emit("in room")
             emitter.server_side_emit("reload", "now")
             emitter.in_("vip").disconnect_sockets()
+            emitter.emit("end")
 
     await asyncio.to_thread(work)
     assert await pa.until("in room") == [
@@ -64,9 +69,10 @@ async def test_sync_emitter_drives_turbosio_servers(
         ("rooms", []),
     ]
     assert await pb.until("<disconnect>") == [("to all", []), ("rooms", []), ("in joined", [])]
-    assert await pb2.next() == ("to all", [])
+    assert await pa.until("end") == []
+    assert await pb2.until("end") == [("to all", [])]
     assert await chat.next() == ("chat news", [])
-    # Both servers heard the server-side emit (it is published before the disconnect).
+    # Both servers heard the server-side emit (published before "end", which both delivered).
     assert heard == [("now",), ("now",)]
 
 
@@ -96,7 +102,11 @@ async def test_node_emitter_drives_a_turbosio_server(
     pb = await b.peer(["room", "vip"])
     chat = await b.peer(nsp="/chat")
     heard: list[Any] = []
-    a.sio.on_server_side("reload", lambda *args: heard.append(args))
+
+    async def reload(*args: Any) -> None:
+        heard.append(args)
+
+    a.sio.on_server_side("reload", reload)
     process = NodeProcess([node, "cluster-node.mjs", "--redis", redis_url, "--key", key], js_dir)
     try:
         call = process.call
@@ -107,9 +117,11 @@ async def test_node_emitter_drives_a_turbosio_server(
         await call("emitter", action="emit", to=["joined"], event="joined", args=[])
         await call("emitter", action="serverSideEmit", event="reload", args=[{"why": "test"}])
         await call("emitter", action="disconnectSockets", to=["vip"], close=True)
+        await call("emitter", action="emit", event="end", args=[])
     finally:
         process.stop()
     assert await pa.until("not vip") == [("news", [b"\x01\x02"])]
+    assert await pa.until("end") == []  # so A has read everything before it
     assert await pb.until("<disconnect>") == [("news", [b"\x01\x02"]), ("joined", [])]
     assert await chat.next() == ("chat", [])
     assert heard == [({"why": "test"},)]

@@ -186,7 +186,7 @@ async def test_server_side_emit_with_and_without_acks(cluster: tuple[Node, Node]
     seen: list[Any] = []
 
     @b.sio.on_server_side("hello")
-    def hello(*args: Any) -> None:
+    async def hello(*args: Any) -> None:  # async: runs inline, in the order messages come
         seen.append(args)
 
     @b.sio.on_server_side("ask")

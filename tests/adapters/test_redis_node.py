@@ -205,7 +205,7 @@ async def test_server_side_emit_both_ways(mixed: Mixed) -> None:
     seen: list[Any] = []
 
     @ours.sio.on_server_side("hello")
-    def hello(*args: Any) -> None:
+    async def hello(*args: Any) -> None:  # async: runs inline, in the order messages come
         seen.append(args)
 
     @ours.sio.on_server_side("ask")
