@@ -352,6 +352,16 @@ def better_by(sc: Scenario, ours: float | None, theirs: float | None) -> float |
     return ours / theirs if sc.higher_is_better else theirs / ours
 
 
+def per_cpu(result: dict[str, Any] | None) -> float | None:
+    """The median figure per second of server CPU: the rate the server would reach with the
+    whole of its CPU. On a machine shared with other work, where the server does not always
+    get its CPU, this is the fairer comparison of CPU-bound throughputs."""
+    if result is None or "error" in result or not result.get("windows"):
+        return None
+    rates = [w["rate"] / w["server_cpu"] for w in result["windows"] if w.get("server_cpu")]
+    return float(statistics.median(rates)) if rates else None
+
+
 def cpu_note(result: dict[str, Any] | None) -> str:
     """Median CPU shares of load generator and server during the windows."""
     if result is None or "error" in result:
@@ -410,7 +420,8 @@ def render(
 ) -> str:
     """The results table (markdown), with ratios, targets and CPU shares."""
     head = ["scenario", "unit", *(LABELS[s] for s in servers)]
-    head += ["t/Node", "t/py", "asgi/py", "bare (ceiling)", "targets", "CPU (turbosio run)"]
+    head += ["t/Node", "t/py", "asgi/py", "t/Node per CPU", "bare (ceiling)", "targets"]
+    head += ["CPU (turbosio run)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for sc, results in rows:
         t, n, p, a = (median(results.get(k)) for k in ("turbosio", "node", "pysio", "asgi"))
@@ -420,6 +431,11 @@ def render(
             ratio_text(better_by(sc, t, n)),
             ratio_text(better_by(sc, t, p)),
             ratio_text(better_by(sc, a, p)),
+            ratio_text(
+                better_by(sc, per_cpu(results.get("turbosio")), per_cpu(results.get("node")))
+            )
+            if sc.unit.endswith("/s")
+            else "-",
             fmt(bare, sc.unit) + " " + cpu_note(results.get("bare")) if bare else "-",
             verdict(sc, results, bare),
             cpu_note(results.get("turbosio")),
@@ -430,7 +446,9 @@ def render(
         f"Figures: median (min-max) over {repeats} repeat(s). Ratios are how many times better "
         "turbosio is (for KiB, ms and MiB: the other's figure divided by turbosio's). "
         "'lg' / 'srv': CPU share of the load generator / the server during the windows; "
-        "'other': what other processes took of the two CPUs meanwhile (noise)."
+        "'other': what other processes took of the two CPUs meanwhile (noise). "
+        "'t/Node per CPU': the same ratio with each figure divided by its server's CPU share, "
+        "the fairer one for CPU-bound rows when 'other' is large."
     )
     return "\n".join(lines)
 
