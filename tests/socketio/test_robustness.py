@@ -200,3 +200,35 @@ async def test_packet_logging_on_demand(
     assert f"{sid} < 40" in lines
     assert any(line.startswith(f"{sid} < 421[") and "characters)" in line for line in lines)
     assert not any("unseen" in line for line in lines)
+
+
+async def test_frames_sent_with_the_upgrade_request_reach_the_session() -> None:
+    # A client may send its first frames right behind the upgrade request, in one write; the
+    # Socket.IO layer must know the session before they are delivered (found by tests/fuzz).
+    import base64
+    import os
+
+    sio = turbosio.Server()
+    handle = await sio.serve(port=0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", handle.port)
+        mask = os.urandom(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"40"))
+        writer.write(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: "
+            + base64.b64encode(os.urandom(16))
+            + b"\r\n\r\n"
+            + bytes((0x81, 0x82))
+            + mask
+            + payload
+        )
+        seen = b""
+        while b'40{"sid"' not in seen:
+            chunk = await asyncio.wait_for(reader.read(4096), TIMEOUT)
+            assert chunk, seen
+            seen += chunk
+        writer.close()
+    finally:
+        await handle.close()

@@ -456,12 +456,15 @@ class Engine:
         else:
             ws = ws_req.accept(self.max_http_buffer_size)
             session._ws = ws
-            ws.set_handler(session)
             ws.send_text(packet)
         try:
             self.handler.engine_open(session)
         except Exception:
             self.logger.exception("engine_open handler failed for session %s", sid)
+        if ws_req is not None:
+            # Only now: set_handler delivers the frames that came with the upgrade request
+            # at once, and the layer above must know the session before its first message.
+            ws.set_handler(session)
 
 
 def _generate_id() -> str:
