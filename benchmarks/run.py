@@ -388,8 +388,8 @@ def verdict(sc: Scenario, results: dict[str, dict[str, Any]], ceiling: float | N
         r = results.get("turbosio")
         if r is None or "error" in r:
             return "?"
-        capped = any(run.get("capped") for run in r.get("runs", [r]))
-        return "MISSED: unbounded" if capped else "met: bounded"
+        bounded = all(run.get("bounded") for run in r.get("runs", [r]))
+        return "met: bounded" if bounded else "MISSED: still growing"
     if sc.node_target is not None and t is not None and n is not None:
         if sc.higher_is_better:
             ok = t / n >= sc.node_target
@@ -472,8 +472,9 @@ def extras(rows: list[tuple[Scenario, dict[str, dict[str, Any]]]]) -> str:
             if sc.key == "slow_reader":
                 for run in r.get("runs", []):
                     out.append(
-                        f"- slow_reader / {server}: {run['slow_dropped']}/{run['slow']} slow "
-                        f"clients dropped, capped={run['capped']}, "
+                        f"- slow_reader / {server}: {run['slow']} slow clients, "
+                        f"RSS +{run['half_growth_mib']:.0f} MiB at half time, "
+                        f"bounded={run['bounded']}, capped={run['capped']}, "
                         f"{run['delivery_rate']:.0f} deliveries/s to the others"
                     )
                     break
