@@ -72,6 +72,31 @@ def _status_line(status: int) -> bytes:
     return line
 
 
+# Response header lists recur (a polling response's, a CORS answer's for one origin): each
+# is checked and formatted once. Bounded, as values such as cookies can vary without end.
+_header_blocks: dict[tuple[tuple[str, str], ...], tuple[str, bool]] = {}
+_MAX_HEADER_BLOCKS = 256
+
+
+def _header_block(headers: Headers) -> tuple[str, bool]:
+    """The header lines of ``headers`` (without Content-Length, Transfer-Encoding and
+    Connection, which the server writes itself), and whether they ask to close."""
+    lines = []
+    close = False
+    for name, value in headers:
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+            raise ValueError(f"line break in response header {name!r}")
+        lname = name.lower()
+        if lname == "content-length" or lname == "transfer-encoding":
+            continue
+        if lname == "connection":
+            if "close" in value.lower():
+                close = True
+            continue
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines), close
+
+
 def _error_response(status: int) -> bytes:
     # 413 goes out with an empty body, as Node's engine.io answers an oversized POST.
     body = b"" if status == 413 else HTTPStatus(status).phrase.encode()
@@ -506,18 +531,16 @@ class HttpConnection(Connection):
         if self._transport is None:
             return
         keep_alive = request.keep_alive and not self._state.closing
-        lines = []
-        for name, value in headers:
-            if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-                raise ValueError(f"line break in response header {name!r}")
-            lname = name.lower()
-            if lname == "content-length" or lname == "transfer-encoding":
-                continue
-            if lname == "connection":
-                if "close" in value.lower():
-                    keep_alive = False
-                continue
-            lines.append(f"{name}: {value}\r\n")
+        key = tuple(headers)
+        block = _header_blocks.get(key)
+        if block is None:
+            block = _header_block(headers)
+            if len(_header_blocks) >= _MAX_HEADER_BLOCKS:
+                _header_blocks.clear()
+            _header_blocks[key] = block
+        if block[1]:
+            keep_alive = False
+        lines = [block[0]]
         if status in _NO_BODY_STATUSES or status < 200:
             body = b""
         else:
