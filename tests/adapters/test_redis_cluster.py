@@ -317,3 +317,13 @@ async def test_cluster_calls_from_a_sync_handler(cluster: tuple[Node, Node]) -> 
     await worker.emit("work")
     assert await member.next() == ("finished", [])  # the join, then the broadcast, in order
     assert heard == ["from a thread"]
+
+
+async def test_the_password_stays_out_of_messages() -> None:
+    url = f"redis://user:s3cret@127.0.0.1:{free_port()}/0"
+    sio = turbosio.Server(adapter=RedisAdapter(url))
+    with pytest.raises(RedisUnavailable) as info:
+        await sio.serve(port=0)
+    assert "s3cret" not in str(info.value)
+    assert "redis://user:***@127.0.0.1" in str(info.value)
+    await sio.shutdown(0)

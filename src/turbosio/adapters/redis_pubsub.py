@@ -17,6 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ..protocol.errors import TurbosioError
 
@@ -45,6 +46,16 @@ def _redis_asyncio() -> Any:
             "the Redis adapter needs redis-py 5 or newer: pip install turbosio[redis]"
         ) from exc
     return redis.asyncio
+
+
+def _redact(url: str) -> str:
+    # Log where Redis is, not its password.
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}***@{netloc}"))
 
 
 # -- the connection ---------------------------------------------------------------------------
@@ -93,7 +104,7 @@ class Link:
     def where(self) -> str:
         """Where Redis is, for messages."""
         if self._url is not None:
-            return self._url
+            return _redact(self._url)
         kwargs = getattr(getattr(self._client, "connection_pool", None), "connection_kwargs", {})
         return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
 
