@@ -6,7 +6,10 @@ The official JavaScript client (socket.io-client 4.x) connects to :class:`Server
 from __future__ import annotations
 
 from .adapters import InMemoryAdapter
+from .adapters.cluster import RequestTimeout
+from .adapters.redis import RedisAdapter, RedisUnavailable, ShardedRedisAdapter
 from .client import AsyncClient, BufferFull, Client, ConnectError
+from .emitter import AsyncEmitter, Emitter
 from .exceptions import AckTimeout, ConnectionRefused, DecodeError, Disconnected, TurbosioError
 from .socketio import (
     BroadcastOperator,
@@ -18,12 +21,14 @@ from .socketio import (
     ServerHandle,
     Socket,
 )
+from .socketio.remote import RemoteSocket
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AckTimeout",
     "AsyncClient",
+    "AsyncEmitter",
     "BroadcastOperator",
     "BufferFull",
     "Client",
@@ -32,12 +37,18 @@ __all__ = [
     "DecodeError",
     "DisconnectReason",
     "Disconnected",
+    "Emitter",
     "Handshake",
     "InMemoryAdapter",
     "Namespace",
     "Recovery",
+    "RedisAdapter",
+    "RedisUnavailable",
+    "RemoteSocket",
+    "RequestTimeout",
     "Server",
     "ServerHandle",
+    "ShardedRedisAdapter",
     "Socket",
     "TurbosioError",
     "__version__",
