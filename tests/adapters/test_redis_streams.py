@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Sequence
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,7 +24,10 @@ from turbosio.adapters.redis_streams import (
 )
 from turbosio.socketio.remote import RemoteSocket
 
+from .conftest import NodeProcess
 from .peer import Peer
+
+OFFSET = re.compile(r"^[0-9]+-[0-9]+$")
 
 
 class Node:
@@ -49,9 +54,14 @@ def streams_options(key: str) -> dict[str, Any]:
     }
 
 
-def build(redis_url: str, key: str, **options: Any) -> turbosio.Server:
+def build(redis_url: str, key: str, recovery: bool = False, **options: Any) -> turbosio.Server:
     adapter = RedisStreamsAdapter(redis_url, request_timeout=3, **streams_options(key), **options)
-    sio = turbosio.Server(adapter=adapter)
+    sio = turbosio.Server(
+        adapter=adapter,
+        connection_state_recovery=turbosio.Recovery(max_disconnection_duration=10)
+        if recovery
+        else None,
+    )
     for name in ("/", "/chat"):
 
         @sio.on("connect", namespace=name)
@@ -247,3 +257,83 @@ async def test_one_adapter_object_per_server(redis_url: str, key: str) -> None:
     with pytest.raises(RuntimeError):
         turbosio.Server(adapter=adapter).of("/")
     await sio.shutdown(0.1)
+
+
+# -- a Node server with @socket.io/redis-streams-adapter on the same stream -----------------------
+
+
+@pytest.fixture
+def node_streams(redis_url: str, key: str, node: str, js_dir: Path) -> Iterator[NodeProcess]:
+    """Node's socket.io 4.8 with @socket.io/redis-streams-adapter 0.3.1 and recovery, on this
+    test's stream and channels (stopped before the ``key`` fixture checks the channels)."""
+    process = NodeProcess([node, "streams-node.mjs", "--redis", redis_url, "--key", key], js_dir)
+    yield process
+    process.stop()
+
+
+async def test_mixed_cluster_with_node(node_streams: NodeProcess, redis_url: str, key: str) -> None:
+    sio = build(redis_url, key, recovery=True)
+
+    @sio.on_server_side("ask")
+    def ask(*args: Any) -> dict[str, Any]:
+        return {"from": "turbosio", "args": list(args)}
+
+    ours = Node(sio, await sio.serve(port=0))
+    node_url = f"http://127.0.0.1:{node_streams.ready['port']}"
+    pn = await Peer.connect(node_url, {"rooms": ["red"], "data": {"who": "node"}})
+    pn2 = await Peer.connect(node_url, {"rooms": ["blue"]})
+    try:
+        po = await ours.peer(["red"], data={"who": "turbosio"})
+        for _ in range(100):
+            if await node_streams.call("serverCount") == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert await sio.of("/").adapter.server_count() == 2
+
+        # turbosio -> Node: both servers' clients get the event with the same offset, the id
+        # of its stream entry.
+        sio.to("red").emit("from turbosio", 1, {"two": [2]})
+        event, args = await pn.next()
+        assert (event, args[:-1]) == ("from turbosio", [1, {"two": [2]}])
+        assert OFFSET.match(args[-1])
+        assert await po.next() == (event, args)
+
+        # Node -> turbosio, binary (base64 msgpack in the stream), rooms and exceptions.
+        await node_streams.call(
+            "emit", to=["red", "blue"], event="from node", args=[{"$bin": "00ff"}, "x"]
+        )
+        event, args = await po.next()
+        assert (event, args[:-1]) == ("from node", [b"\x00\xff", "x"])
+        assert OFFSET.match(args[-1])
+        assert await pn.next() == (event, args)
+        assert await pn2.next() == (event, args)
+        await node_streams.call("emit", to=["red"], event="red")
+        await node_streams.call("emit", to=["red"], **{"except": [po.sid]}, event="not po")
+        await node_streams.call("emit", to=["red"], event="marker")
+        assert [e for e, _ in await po.until("marker")] == ["red"]
+        assert [e for e, _ in await pn.until("marker")] == ["red", "not po"]
+
+        # Requests both ways over pub/sub.
+        assert await sio.server_side_emit_with_ack("ask", 1) == [{"from": "node", "args": [1]}]
+        reply = await node_streams.call("serverSideEmitWithAck", event="ask", args=[2])
+        assert reply == {"replies": [{"from": "turbosio", "args": [2]}]}
+        sockets = {s.id: s for s in await sio.in_("red").fetch_sockets()}
+        assert set(sockets) == {po.sid, pn.sid}
+        assert sockets[pn.sid].data == {"who": "node"}
+        described = await node_streams.call("fetchSockets", to=["red"])
+        assert {d["id"]: d["data"] for d in described} == {
+            po.sid: {"who": "turbosio"},
+            pn.sid: {"who": "node"},
+        }
+
+        # Joins through the stream, from Node to a turbosio client.
+        await node_streams.call("socketsJoin", to=[po.sid], rooms=["green"])
+        await node_streams.call("emit", to=["green"], event="green")
+        event, args = await po.next()
+        assert event == "green"
+        assert po.sid in sio.of("/").adapter.rooms.get("green", ())
+    finally:
+        for peer in (pn, pn2, *ours.peers):
+            await peer.close()
+        await ours.handle.close()
+        await drop_keys(redis_url, key)
