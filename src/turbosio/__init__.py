@@ -8,6 +8,7 @@ from __future__ import annotations
 from .adapters import InMemoryAdapter
 from .adapters.cluster import RequestTimeout
 from .adapters.redis import RedisAdapter, RedisUnavailable, ShardedRedisAdapter
+from .adapters.redis_streams import RedisStreamsAdapter
 from .client import AsyncClient, BufferFull, Client, ConnectError
 from .emitter import AsyncEmitter, Emitter
 from .exceptions import AckTimeout, ConnectionRefused, DecodeError, Disconnected, TurbosioError
@@ -43,6 +44,7 @@ __all__ = [
     "Namespace",
     "Recovery",
     "RedisAdapter",
+    "RedisStreamsAdapter",
     "RedisUnavailable",
     "RemoteSocket",
     "RequestTimeout",
