@@ -662,13 +662,6 @@ def test_unknown_options_are_refused(app: Flask) -> None:
         SocketIO(app, async_mode="twisted")
 
 
-def test_message_queue_is_not_there_yet(app: Flask) -> None:
-    with pytest.raises(NotImplementedError, match="message_queue"):
-        SocketIO(app, message_queue="redis://127.0.0.1:6379")
-    with pytest.raises(NotImplementedError, match="message_queue"):
-        SocketIO(message_queue="redis://127.0.0.1:6379")
-
-
 def test_known_options_reach_the_server(app: Flask) -> None:
     socketio = SocketIO(
         app,

@@ -16,6 +16,9 @@ How Flask-SocketIO's model is fitted onto the core:
   ``rooms()`` waits for the loop's answer, so it sees the rooms joined just before.
 * The Flask app's own routes and static files share the port: :class:`turbosio.wsgi.WSGIMount`
   runs them in the same thread pool.
+* ``message_queue="redis://..."`` with an app makes the core's adapter a
+  :class:`turbosio.RedisAdapter` keyed by ``channel``; without an app, the ``SocketIO`` only
+  publishes, through a :class:`turbosio.Emitter` (Node's emitter format), from any thread.
 """
 
 from __future__ import annotations
@@ -41,14 +44,23 @@ from flask.sessions import SessionMixin
 import flask
 
 from ..exceptions import AckTimeout, ConnectionRefused
+from ..socketio.remote import RemoteSocket
 from ..socketio.server import Server
 from ..socketio.socket import Socket
 from ..wsgi import build_environ
 from . import runner
-from .options import ASYNC_MODES, JsonHook, check_options, core_options, named_logger
+from .options import (
+    ASYNC_MODES,
+    JsonHook,
+    check_options,
+    core_options,
+    message_queue,
+    named_logger,
+)
 from .runner import FlaskServerHandle
 
 if TYPE_CHECKING:
+    from ..emitter import Emitter
     from ..socketio.namespace import Namespace as CoreNamespace
     from .namespace import Namespace
     from .testing import SocketIOTestClient
@@ -58,6 +70,10 @@ __all__ = ["ConnectionRefusedError", "FlaskServerHandle", "SocketIO"]
 logger = logging.getLogger("turbosio.flask")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Seconds an ``emit(..., callback=)`` waits for a client connected to another server of the
+#: cluster (a local client's acknowledgement is waited for as long as it stays connected).
+REMOTE_ACK_TIMEOUT = 60.0
 
 #: The socket whose event the current thread is handling (for callbacks emitted from it).
 _current: contextvars.ContextVar[_Client | None] = contextvars.ContextVar(
@@ -259,7 +275,8 @@ class SocketIO:
     Options (Flask-SocketIO's names): ``cors_allowed_origins``, ``cors_credentials``,
     ``path`` (or ``resource``), ``ping_interval``, ``ping_timeout``, ``max_http_buffer_size``,
     ``transports``, ``allow_upgrades``, ``cookie``, ``manage_session`` (default True),
-    ``message_queue``/``channel`` (not available yet: NotImplementedError), ``logger``,
+    ``message_queue``/``channel`` (a Redis URL and the key of its channels, default
+    ``"flask-socketio"``: see :meth:`init_app`), ``logger``,
     ``engineio_logger``, ``serializer`` ("default" or "msgpack"), ``json``,
     ``async_handlers`` (default True: handlers run in a thread pool), ``always_connect``,
     ``namespaces``; ``async_mode``, ``http_compression``, ``compression_threshold`` and
@@ -294,6 +311,9 @@ class SocketIO:
         self._executor_lock = threading.Lock()
         self._thread_pool_size = 64
         self._stop: Callable[[], None] | None = None
+        #: Set without an app but with a message queue: what this SocketIO publishes through.
+        self._emitter: Emitter | None = None
+        self._cluster = False
         if app is not None or "message_queue" in options:
             self.init_app(app, **options)
         else:
@@ -303,17 +323,27 @@ class SocketIO:
     # -- setup -------------------------------------------------------------------------------------
 
     def init_app(self, app: flask.Flask | None, **options: Any) -> None:
-        """Attach to ``app`` (the app-factory form of ``SocketIO(app)``), with more options."""
+        """Attach to ``app`` (the app-factory form of ``SocketIO(app)``), with more options.
+
+        With ``message_queue`` (a ``redis://``, ``rediss://`` or ``unix://`` URL) the server
+        shares broadcasts and rooms with the other servers on that Redis whose ``channel`` is
+        the same (a :class:`turbosio.RedisAdapter` with ``key=channel``). Without an app, the
+        SocketIO is an external emitter: ``emit``, ``send``, ``close_room``, ``enter_room``,
+        ``leave_room`` and ``disconnect`` are published to the servers, and there is no server.
+        """
         check_options(options)
         opts = {**self.server_options, **options}
+        queue = message_queue(opts)
         self.server_options = opts
-        queue = opts.get("message_queue")
-        if queue:
-            raise NotImplementedError(
-                f"message_queue={queue!r}: turbosio.flask has no message queue yet (the Redis "
-                "adapter is not written yet). Run a single server process without "
-                "message_queue for now."
-            )
+        self._close_emitter()
+        self._cluster = queue is not None
+        if queue is not None and app is None:
+            from ..emitter import Emitter
+
+            self._emitter = Emitter(queue[0], key=queue[1])
+            self.server = None  # type: ignore[assignment]  # an emitter, not a server
+            self._json = JsonHook(opts["json"], None) if opts.get("json") is not None else None
+            return
         if app is not None:
             if not hasattr(app, "extensions"):  # pragma: no cover - very old Flask
                 app.extensions = {}
@@ -331,7 +361,12 @@ class SocketIO:
         self.logger = named_logger(opts.get("logger"), "turbosio.flask")
         json_module = opts.get("json")
         self._json = JsonHook(json_module, app) if json_module is not None else None
-        self.server = Server(**core_options(opts))
+        core = core_options(opts)
+        if queue is not None:
+            from ..adapters.redis import RedisAdapter
+
+            core["adapter"] = RedisAdapter(queue[0], key=queue[1])
+        self.server = Server(**core)
         self._core_nsps = {}
         namespaces = opts.get("namespaces")
         self._accept_all = namespaces == "*"
@@ -645,8 +680,25 @@ class SocketIO:
 
     def _require_server(self) -> Server:
         if self.server is None:
+            if self._emitter is not None:
+                raise RuntimeError(
+                    "this SocketIO(message_queue=...) has no Flask app, so it only publishes "
+                    "to the servers: emit, send, close_room, enter_room, leave_room and "
+                    "disconnect work; call, rooms and acknowledgement callbacks need a server"
+                )
             raise RuntimeError("SocketIO has no Flask app yet: call socketio.init_app(app) first")
         return self.server
+
+    def _close_emitter(self) -> None:
+        emitter, self._emitter = self._emitter, None
+        if emitter is not None:
+            emitter.close()
+
+    def _external(self, namespace: str) -> Emitter:
+        """The emitter for ``namespace`` (an external SocketIO: no server)."""
+        emitter = self._emitter
+        assert emitter is not None
+        return emitter if namespace == "/" else emitter.of(namespace)
 
     def _soon(self, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` on the loop: now when called there, else queued in order."""
@@ -688,8 +740,9 @@ class SocketIO:
         Keyword arguments: ``namespace`` ("/"), ``to`` (or ``room``: a room, a sid, or a list
         of them; everyone in the namespace when left out), ``include_self`` (False leaves out
         the client whose event is being handled), ``skip_sid`` (a sid or a list of sids to
-        leave out), ``callback`` (called with each addressed client's acknowledgement).
-        A single tuple argument is sent as several arguments.
+        leave out), ``callback`` (called with each addressed client's acknowledgement),
+        ``ignore_queue`` (True: only this server's clients, not those of the other servers of
+        a message queue). A single tuple argument is sent as several arguments.
         """
         namespace = _norm(kwargs.pop("namespace", None))
         to = kwargs.pop("to", None) or kwargs.pop("room", None)
@@ -697,7 +750,7 @@ class SocketIO:
         include_self = kwargs.pop("include_self", True)
         skip_sid = kwargs.pop("skip_sid", None)
         callback = kwargs.pop("callback", None)
-        kwargs.pop("ignore_queue", None)
+        local = bool(kwargs.pop("ignore_queue", False))
         if kwargs:
             raise TypeError(f"emit() got unexpected keyword argument(s) {', '.join(kwargs)}")
         if not include_self and not skip_sid:
@@ -705,9 +758,32 @@ class SocketIO:
         data = _args(args)
         if self._json is not None:
             data = self._json.outgoing(data)
+        if self._emitter is not None:
+            if callback is not None:
+                raise RuntimeError(
+                    "emit(callback=...) needs a server: acknowledgements do not come back over "
+                    "the message queue to a SocketIO(message_queue=...) without an app"
+                )
+            target: Any = self._external(namespace)
+            if to is not None:
+                target = target.to(to)
+            if skip_sid:
+                target = target.except_(skip_sid)
+            target.emit(event, *data)
+            return
         if callback is not None:
             callback = self._wrap_callback(callback)
-        self._soon(self._emit_now, event, data, namespace, to, skip_sid, callback)
+        self._soon(
+            self._emit_now,
+            event,
+            data,
+            namespace,
+            to,
+            skip_sid,
+            callback,
+            REMOTE_ACK_TIMEOUT,
+            local,
+        )
 
     def _emit_now(
         self,
@@ -717,6 +793,8 @@ class SocketIO:
         to: Any,
         skip_sid: Any,
         callback: Callable[..., Any] | None,
+        ack_timeout: float = REMOTE_ACK_TIMEOUT,
+        local: bool = False,
     ) -> None:
         nsp = self._nsp(namespace)
         if nsp is None:
@@ -726,7 +804,7 @@ class SocketIO:
             if socket is not None:
                 socket.emit(event, *data, callback=callback)
                 return
-        target: Any = nsp
+        target: Any = nsp.local if local else nsp
         if to is not None:
             target = target.to(to)
         if skip_sid:
@@ -737,7 +815,12 @@ class SocketIO:
 
         async def each() -> None:
             for socket in await target.fetch_sockets():
-                socket.emit(event, *data, callback=callback)
+                if isinstance(socket, RemoteSocket):
+                    # A client of another server: its first value comes back over Redis.
+                    ack = _remote_ack(nsp, socket.id, event, data, callback, ack_timeout)
+                    asyncio.ensure_future(ack).add_done_callback(_ignore)
+                else:
+                    socket.emit(event, *data, callback=callback)
 
         asyncio.ensure_future(each()).add_done_callback(_ignore)
 
@@ -817,7 +900,7 @@ class SocketIO:
         data = _args(args)
         if self._json is not None:
             data = self._json.outgoing(data)
-        self._soon(self._emit_now, event, data, namespace, to, None, on_ack)
+        self._soon(self._emit_now, event, data, namespace, to, None, on_ack, timeout)
         if not answered.wait(timeout):
             raise AckTimeout()
         values = answer[0]
@@ -828,25 +911,45 @@ class SocketIO:
     # -- rooms and clients -------------------------------------------------------------------------
 
     def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        """Put client ``sid`` in ``room``."""
+        """Put client ``sid`` in ``room`` (with a message queue, on whichever server it is)."""
+        if self._emitter is not None:
+            self._external(_norm(namespace)).in_(sid).sockets_join(room)
+            return
         self._soon(self._join_now, sid, room, namespace)
 
     def _join_now(self, sid: str, room: str, namespace: str | None) -> None:
         socket = self._socket(sid, namespace)
         if socket is not None:
             socket.join(room)
+        elif self._cluster:
+            self._elsewhere(namespace, sid, "sockets_join", room)
 
     def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        """Take client ``sid`` out of ``room``."""
+        """Take client ``sid`` out of ``room`` (with a message queue, wherever it is)."""
+        if self._emitter is not None:
+            self._external(_norm(namespace)).in_(sid).sockets_leave(room)
+            return
         self._soon(self._leave_now, sid, room, namespace)
 
     def _leave_now(self, sid: str, room: str, namespace: str | None) -> None:
         socket = self._socket(sid, namespace)
         if socket is not None:
             socket.leave(room)
+        elif self._cluster:
+            self._elsewhere(namespace, sid, "sockets_leave", room)
+
+    def _elsewhere(self, namespace: str | None, sid: str, action: str, *args: Any) -> None:
+        """Apply ``action`` (a BroadcastOperator method) to socket ``sid``, which is not
+        here: the other servers of the cluster act on it if it is theirs."""
+        nsp = self._nsp(namespace)
+        if nsp is not None:
+            getattr(nsp.in_(sid), action)(*args)
 
     def close_room(self, room: str, namespace: str | None = None) -> None:
-        """Take every client out of ``room``."""
+        """Take every client out of ``room`` (of every server, with a message queue)."""
+        if self._emitter is not None:
+            self._external(_norm(namespace)).in_(room).sockets_leave(room)
+            return
         self._soon(self._close_room_now, room, namespace)
 
     def _close_room_now(self, room: str, namespace: str | None) -> None:
@@ -855,7 +958,8 @@ class SocketIO:
             nsp.to(room).sockets_leave(room)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
-        """The rooms client ``sid`` is in, its own room (its sid) included."""
+        """The rooms client ``sid`` is in, its own room (its sid) included (a client of
+        this server: with a message queue, a client of another server has none here)."""
         return list(self._wait(self._rooms_now, sid, namespace))
 
     def _rooms_now(self, sid: str, namespace: str | None) -> list[str]:
@@ -867,13 +971,19 @@ class SocketIO:
         return [sid, *sorted(r for r in rooms if r != sid)] if sid in rooms else sorted(rooms)
 
     def disconnect(self, sid: str, namespace: str | None = None) -> None:
-        """Disconnect client ``sid`` from ``namespace``."""
+        """Disconnect client ``sid`` from ``namespace`` (with a message queue, wherever it
+        is connected)."""
+        if self._emitter is not None:
+            self._external(_norm(namespace)).in_(sid).disconnect_sockets()
+            return
         self._soon(self._disconnect_now, sid, namespace)
 
     def _disconnect_now(self, sid: str, namespace: str | None) -> None:
         socket = self._socket(sid, namespace)
         if socket is not None:
             socket.disconnect()
+        elif self._cluster:
+            self._elsewhere(namespace, sid, "disconnect_sockets")
 
     # -- tasks -------------------------------------------------------------------------------------
 
@@ -981,6 +1091,24 @@ class SocketIO:
             auth=auth,
             flask_test_client=flask_test_client,
         )
+
+
+async def _remote_ack(
+    nsp: CoreNamespace,
+    sid: str,
+    event: str,
+    data: list[Any],
+    callback: Callable[..., Any],
+    timeout: float,
+) -> None:
+    """Emit to ``sid`` on another server and give ``callback`` the client's answer (its
+    first value: the adapters relay one); no answer in ``timeout`` seconds, no call."""
+    try:
+        replies = await nsp.to(sid).emit_with_ack(event, *data, timeout=timeout)
+    except AckTimeout as exc:
+        replies = list(exc.responses or ())
+    if replies:
+        callback(replies[0])
 
 
 def _ignore(task: asyncio.Future[Any]) -> None:

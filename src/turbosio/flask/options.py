@@ -16,12 +16,15 @@ from ..protocol.socketio import has_binary
 
 __all__ = [
     "ASYNC_MODES",
+    "DEFAULT_CHANNEL",
+    "MESSAGE_QUEUE_SCHEMES",
     "SERVER_OPTIONS",
     "SSL_OPTIONS",
     "JsonHook",
     "check_options",
     "core_options",
     "default_port",
+    "message_queue",
     "named_logger",
     "ssl_context",
 ]
@@ -60,6 +63,13 @@ SERVER_OPTIONS = frozenset(
 ASYNC_MODES = (None, "threading", "eventlet", "gevent", "gevent_uwsgi")
 
 
+#: Flask-SocketIO's default ``channel``: the key of turbosio's Redis channels (a cluster with
+#: Node servers or Node's emitter needs ``channel="socket.io"``, their default key).
+DEFAULT_CHANNEL = "flask-socketio"
+#: The ``message_queue`` URLs turbosio.flask accepts: Redis only.
+MESSAGE_QUEUE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 #: ``socketio.run`` keyword arguments that configure TLS (Flask-SocketIO's eventlet names).
 SSL_OPTIONS = frozenset(
     {"certfile", "keyfile", "ca_certs", "cert_reqs", "ssl_version", "ciphers", "ssl_context"}
@@ -74,6 +84,31 @@ def check_options(options: dict[str, Any]) -> None:
             f"SocketIO() got unknown option(s) {', '.join(unknown)}; turbosio.flask "
             f"accepts: {', '.join(sorted(SERVER_OPTIONS))}"
         )
+
+
+def message_queue(opts: dict[str, Any]) -> tuple[str, str] | None:
+    """``(url, channel)`` from ``message_queue=`` and ``channel=`` (None without a queue).
+
+    Raises :class:`ValueError` for a URL that is not Redis's: Flask-SocketIO's other queues
+    (Kafka, ZeroMQ, RabbitMQ and the rest of Kombu's) have no Node-compatible format here.
+    """
+    url = opts.get("message_queue")
+    if not url:
+        return None
+    if not isinstance(url, str):
+        raise TypeError(f"message_queue must be a URL string, not {type(url).__name__}")
+    if not url.lower().startswith(MESSAGE_QUEUE_SCHEMES):
+        # Only the scheme is shown: the rest of a URL may hold a password.
+        scheme = url.split("://", 1)[0] if "://" in url else url.split(":", 1)[0]
+        raise ValueError(
+            f"message_queue {scheme!r}: turbosio.flask supports Redis only, with a redis://, "
+            "rediss:// or unix:// URL (Flask-SocketIO's Kafka, ZeroMQ and Kombu queues such "
+            "as amqp:// are not supported)"
+        )
+    channel = opts.get("channel") or DEFAULT_CHANNEL
+    if not isinstance(channel, str):
+        raise TypeError(f"channel must be a string, not {type(channel).__name__}")
+    return url, channel
 
 
 def core_options(opts: dict[str, Any]) -> dict[str, Any]:

@@ -111,6 +111,9 @@ async def serve(
         # Flask hands exceptions to the debugger only in debug mode.
         flask_app.debug = True
     bind(socketio)
+    # A message queue's Redis is connected before clients are accepted, so that an unreachable
+    # one fails the start (RedisUnavailable) instead of leaving this server alone.
+    await socketio.server._start_adapters()
     mount = _mount(socketio, flask_app, debug=debug, access_log=log_output)
     listener = await serve_app(mount, host, port, ssl=ssl)
     mount.server_address = (host, listener.port)
