@@ -72,6 +72,12 @@ def _status_line(status: int) -> bytes:
     return line
 
 
+# Request header names as received -> their lower-case str, shared by every request: one
+# string per name for the whole server instead of one per request kept with each session.
+# Bounded, as a client may send any names.
+_header_names: dict[bytes, str] = {}
+_MAX_HEADER_NAMES = 512
+
 # Response header lists recur (a polling response's, a CORS answer's for one origin): each
 # is checked and formatted once. Bounded, as values such as cookies can vary without end.
 _header_blocks: dict[tuple[tuple[str, str], ...], tuple[str, bool]] = {}
@@ -438,8 +444,13 @@ class HttpConnection(Connection):
         self._reading = False
         self._deadline = 0.0
         headers: dict[str, str] = {}
+        names = _header_names
         for raw_name, raw_value in self._headers:
-            name = raw_name.decode("latin-1").lower()
+            name = names.get(raw_name)
+            if name is None:
+                name = raw_name.decode("latin-1").lower()
+                if len(names) < _MAX_HEADER_NAMES:
+                    names[raw_name] = name
             value = raw_value.decode("latin-1")
             if name in headers:
                 headers[name] += ", " + value
