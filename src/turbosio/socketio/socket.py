@@ -425,6 +425,19 @@ def _report_error(socket: Socket, result: Any, exc: BaseException | None) -> Non
         _log_handler_error(socket, exc)
 
 
+# (second, its text): the clients that connect within one second share one string.
+_last_date: tuple[int, str] = (0, "")
+
+
+def _date_text(now: float) -> str:
+    """``now`` as Node's ``new Date().toString()`` writes it (to the second)."""
+    global _last_date
+    second = int(now)
+    if _last_date[0] != second:
+        _last_date = (second, time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(now)))
+    return _last_date[1]
+
+
 def new_handshake(
     request: Any,
     auth: dict[str, Any],
@@ -445,7 +458,7 @@ def new_handshake(
         query=request.query,
         auth=auth,
         address=address if address is not None else (client[0] if client else ""),
-        time=time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(now)),
+        time=_date_text(now),
         issued=int(now * 1000),
         url=request.path + ("?" + qs if qs else ""),
         secure=secure,
