@@ -47,3 +47,24 @@ def test_untrusted_certificate_is_refused_by_the_client(
     seen = js_client("refused", server.url, {"transports": ["websocket"]})
     assert seen["connected"] is False
     assert "Connection refused" not in server.log  # the server did not refuse anything itself
+
+
+def test_turbosio_run_with_ssl_options(
+    certificate: tuple[Path, Path],
+    start_server: Callable[..., ServerProcess],
+    js_client: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    # `turbosio run main:sio --ssl-certfile --ssl-keyfile`, as docs/deployment.md shows it.
+    (tmp_path / "main.py").write_text("import turbosio\n\nsio = turbosio.Server()\n")
+    launcher = tmp_path / "turbosio_command.py"
+    launcher.write_text("from turbosio.cli import main\n\nraise SystemExit(main())\n")
+    cert, key = certificate
+    server = start_server(
+        "run", "main:sio", "--app-dir", str(tmp_path), "--port", "0",
+        "--ssl-certfile", str(cert), "--ssl-keyfile", str(key),
+        script=launcher,
+    )  # fmt: skip
+    assert server.scheme == "https"
+    seen = js_client("refused", server.url, {"transports": ["websocket"]}, ca=cert)
+    assert seen == {"connected": True}
