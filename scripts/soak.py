@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""Soak test: many connections with churn against a turbosio server, for a long time.
+
+    python scripts/soak.py                       # 5000 connections, 10 minutes (the figures
+                                                 # in docs/reliability.md)
+    python scripts/soak.py --connections 500 --duration 40 --warmup 20 --ramp 2 \
+        --emits 2 --think 0.1 --pause 0.1     # the CI version (tests/deploy/test_soak.py)
+
+The server runs in a child process (this script with ``--serve``) on 127.0.0.1; this process
+keeps ``--connections`` WebSocket clients busy: each connects (Engine.IO handshake, Socket.IO
+CONNECT), emits ``--emits`` events with acknowledgements and a room broadcast, disconnects,
+waits a moment, and starts over, until ``--duration`` seconds have passed. Every 5 s it samples
+the server's RSS from /proc.
+
+It passes (exit status 0) when:
+
+* the server's RSS at the end is within ``--rss-tolerance`` (10 %) of its RSS after the
+  warm-up (same load, so any growth is a leak);
+* once every client has left, the server holds no session, socket or room (no leak);
+* no client saw an error (a refused handshake, a missing ack, an unexpected close) and the
+  server logged nothing at ERROR or above.
+
+Only 127.0.0.1 is ever contacted; the run is bounded by ``--duration``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+ROOMS = 50
+
+
+# -- the server (child process) -------------------------------------------------------------------
+
+
+def serve(ping_interval: float, connect_timeout: float) -> None:
+    """The server under test: echo with ack, room broadcasts, and a stats event."""
+    import logging
+
+    import turbosio
+
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
+    )
+    logging.getLogger("turbosio.server").setLevel(logging.INFO)  # for the "running on" line
+    # Finished sessions may be held until their next heartbeat or connect-timeout tick (one
+    # scheduler, no timer per session): the RSS is steady once that many have churned.
+    sio = turbosio.Server(
+        ping_interval=ping_interval, ping_timeout=ping_interval, connect_timeout=connect_timeout
+    )
+
+    @sio.on("connect")
+    async def connect(socket: turbosio.Socket, auth: Any) -> None:
+        if isinstance(auth, dict) and isinstance(auth.get("room"), int):
+            socket.join(f"room-{auth['room'] % ROOMS}")
+
+    @sio.on("echo")
+    async def echo(socket: turbosio.Socket, *args: Any) -> tuple[Any, ...]:
+        return args
+
+    @sio.on("say")
+    async def say(socket: turbosio.Socket, room: int, text: str) -> None:
+        socket.to(f"room-{room % ROOMS}").emit("said", text)
+
+    @sio.on("stats")
+    async def stats(socket: turbosio.Socket) -> dict[str, Any]:
+        return {
+            "sessions": len(sio.engine.sessions),
+            "sockets": len(sio.sockets.sockets),
+            "rooms": len(sio.sockets.adapter.rooms),
+        }
+
+    sio.run("127.0.0.1", 0)
+
+
+# -- a minimal WebSocket client -------------------------------------------------------------------
+
+
+class Closed(Exception):
+    """The server closed the connection."""
+
+
+class Client:
+    """One WebSocket connection speaking Engine.IO v4 / Socket.IO v5 text packets."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Client:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Key: {key}\r\n\r\n"
+            ).encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101 "):
+            writer.close()
+            raise Closed(f"handshake refused: {head[:40]!r}")
+        client = cls(reader, writer)
+        opened = await client.recv()
+        if not opened.startswith('0{"sid"'):
+            raise Closed(f"no open packet: {opened[:40]!r}")
+        return client
+
+    def send(self, text: str) -> None:
+        payload = text.encode()
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes((0x81, 0x80 | n)) if n < 126 else bytes((0x81, 0xFE)) + n.to_bytes(2, "big")
+        key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+        masked = (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big") if n else b""
+        self.writer.write(head + mask + masked)
+
+    async def recv(self) -> str:
+        """The next text message, answering pings on the way."""
+        while True:
+            head = await self.reader.readexactly(2)
+            n = head[1] & 0x7F
+            if n == 126:
+                n = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif n == 127:
+                n = int.from_bytes(await self.reader.readexactly(8), "big")
+            payload = await self.reader.readexactly(n)
+            opcode = head[0] & 0x0F
+            if opcode == 8:
+                raise Closed("close frame")
+            if opcode != 1:
+                continue
+            text = payload.decode()
+            if text == "2":
+                self.send("3")
+                continue
+            return text
+
+    async def close(self) -> None:
+        mask = os.urandom(4)
+        code = bytes(b ^ m for b, m in zip(b"\x03\xe8", mask, strict=False))
+        self.writer.write(bytes((0x88, 0x82)) + mask + code)
+        with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+            await asyncio.wait_for(self.reader.read(), 5)  # the server's close, then EOF
+        self.writer.close()
+
+
+# -- the load -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Totals:
+    connects: int = 0
+    emits: int = 0
+    acks: int = 0
+    broadcasts: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    open: int = 0
+
+
+async def expect(client: Client, prefix: str) -> str:
+    """The next message starting with ``prefix``, skipping room broadcasts ('42["said"')."""
+    while True:
+        text = await asyncio.wait_for(client.recv(), 10)
+        if text.startswith(prefix):
+            return text
+        if not text.startswith('42["said"'):
+            raise Closed(f"unexpected {text[:40]!r}")
+
+
+async def slot(number: int, port: int, args: argparse.Namespace, stop: float, t: Totals) -> None:
+    """One connection, over and over: connect, emit, broadcast, disconnect, pause."""
+    rng = random.Random(number)
+    await asyncio.sleep(rng.uniform(0, args.ramp))
+    while time.monotonic() < stop:
+        client = None
+        try:
+            client = await asyncio.wait_for(Client.open(port), 10)
+            client.send(f'40{{"room":{number}}}')
+            await expect(client, "40{")
+            t.connects += 1
+            t.open += 1
+            try:
+                for k in range(args.emits):
+                    client.send(f'42{k}["echo",{number},"{"x" * args.size}"]')
+                    t.emits += 1
+                    await expect(client, f"43{k}[")
+                    t.acks += 1
+                    await asyncio.sleep(rng.uniform(0, 2 * args.think))
+                client.send(f'42["say",{number},"hi"]')
+                t.broadcasts += 1
+            finally:
+                t.open -= 1
+            await client.close()
+            client = None
+        except Exception as exc:  # counted and reported by kind: the run goes on
+            t.errors[
+                f"{type(exc).__name__}: {str(exc)[:60]}" if str(exc) else type(exc).__name__
+            ] += 1
+        finally:
+            if client is not None:
+                client.writer.close()
+        await asyncio.sleep(rng.uniform(0, 2 * args.pause))
+
+
+def rss(pid: int) -> int:
+    """The resident set size of process ``pid``, in bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+async def server_stats(port: int) -> dict[str, Any]:
+    client = await Client.open(port)
+    client.send("40")
+    await expect(client, "40{")
+    client.send('420["stats"]')
+    reply = await expect(client, "430[")
+    await client.close()
+    stats: dict[str, Any] = json.loads(reply[3:])[0]
+    stats["sessions"] -= 1  # this very connection
+    stats["sockets"] -= 1
+    stats["rooms"] -= 1  # its own room
+    return stats
+
+
+async def load(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
+    totals = Totals()
+    start = time.monotonic()
+    stop = start + args.duration
+    tasks = [
+        asyncio.ensure_future(slot(i, port, args, stop, totals)) for i in range(args.connections)
+    ]
+    samples: list[dict[str, Any]] = []
+    warm_rss = 0
+    while time.monotonic() < stop:
+        await asyncio.sleep(min(5.0, max(0.1, stop - time.monotonic())))
+        elapsed = time.monotonic() - start
+        sample = {
+            "t": round(elapsed, 1),
+            "rss_mib": round(rss(pid) / 2**20, 1),
+            "open": totals.open,
+            "connects": totals.connects,
+            "acks": totals.acks,
+            "errors": sum(totals.errors.values()),
+        }
+        samples.append(sample)
+        if not warm_rss and elapsed >= args.warmup:
+            warm_rss = rss(pid)
+        print(json.dumps(sample), flush=True)
+    end_rss = rss(pid)  # still under load, as after the warm-up
+    await asyncio.gather(*tasks)
+    # Every client has left: the server must hold nothing of them.
+    leaked: dict[str, Any] = {}
+    for _ in range(50):
+        leaked = await server_stats(port)
+        if not any(leaked.values()):
+            break
+        await asyncio.sleep(0.2)
+    elapsed = time.monotonic() - start
+    return {
+        "connections": args.connections,
+        "duration_s": round(elapsed, 1),
+        "connects": totals.connects,
+        "connects_per_s": round(totals.connects / elapsed),
+        "acks": totals.acks,
+        "acks_per_s": round(totals.acks / elapsed),
+        "broadcasts": totals.broadcasts,
+        "client_errors": dict(totals.errors),
+        "rss_after_warmup_mib": round(warm_rss / 2**20, 1),
+        "rss_end_mib": round(end_rss / 2**20, 1),
+        "rss_change_pct": round(100 * (end_rss - warm_rss) / warm_rss, 1) if warm_rss else None,
+        "left_on_server": leaked,
+        "samples": samples,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", type=int, default=5000)
+    parser.add_argument("--duration", type=float, default=600, help="seconds (default 600)")
+    parser.add_argument("--warmup", type=float, default=60, help="seconds (default 60)")
+    parser.add_argument("--ramp", type=float, default=10, help="seconds to open every slot")
+    parser.add_argument("--emits", type=int, default=5, help="emits per connection")
+    parser.add_argument("--think", type=float, default=2.0, help="mean seconds between emits")
+    parser.add_argument("--pause", type=float, default=2.0, help="mean seconds between visits")
+    parser.add_argument("--size", type=int, default=100, help="bytes of text per emit")
+    parser.add_argument("--rss-tolerance", type=float, default=10.0, help="percent")
+    parser.add_argument("--ping-interval", type=float, default=25, help="server's (25)")
+    parser.add_argument("--connect-timeout", type=float, default=45, help="server's (45)")
+    parser.add_argument("--json", help="write the result here too")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.ping_interval, args.connect_timeout)
+        return 0
+    if args.warmup >= args.duration:
+        parser.error("--warmup must be shorter than --duration")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, max(soft, args.connections + 1000))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--serve",
+            "--ping-interval",
+            str(args.ping_interval),
+            "--connect-timeout",
+            str(args.connect_timeout),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log: list[str] = []
+    ready = threading.Event()
+    port = [0]
+
+    def read_log() -> None:
+        assert server.stderr is not None
+        for line in server.stderr:
+            log.append(line.rstrip("\n"))
+            if "turbosio running on " in line:
+                port[0] = int(line.split("turbosio running on ")[1].split()[0].rsplit(":", 1)[1])
+                ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=read_log, daemon=True)
+    reader.start()
+    try:
+        if not ready.wait(30) or not port[0]:
+            print("the server did not start:\n" + "\n".join(log), file=sys.stderr)
+            return 2
+        try:
+            import uvloop
+
+            result = uvloop.run(load(port[0], server.pid, args))
+        except ImportError:
+            result = asyncio.run(load(port[0], server.pid, args))
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        reader.join(10)
+        if server.stderr is not None:
+            server.stderr.close()
+    server_errors = [line for line in log if line.startswith(("ERROR", "CRITICAL", "Traceback"))]
+    result["server_errors"] = server_errors[:20]
+    change = result["rss_change_pct"]
+    failures = []
+    if change is None or abs(change) > args.rss_tolerance:
+        failures.append(f"RSS changed by {change} % after the warm-up")
+    if any(result["left_on_server"].values()):
+        failures.append(f"left on the server: {result['left_on_server']}")
+    if result["client_errors"]:
+        failures.append(f"client errors: {result['client_errors']}")
+    if server_errors:
+        failures.append(f"server errors: {server_errors[:3]}")
+    result["passed"] = not failures
+    summary = {k: v for k, v in result.items() if k != "samples"}
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=2)
+    for failure in failures:
+        print("FAILED:", failure, file=sys.stderr)
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
