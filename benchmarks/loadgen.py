@@ -267,9 +267,21 @@ async def ws_connect_many(
     queue = iter(range(n))
     join = frame(f'420["join","{room}"]') if room else b""
 
+    async def connect() -> WsClient:
+        # A server may drop a handshake under the load of thousands of them (python-socketio
+        # at 10 000 clients does): try again a few times before giving up on the scenario.
+        for attempt in range(5):
+            try:
+                return await ws_connect(host, port)
+            except (ConnectionError, OSError):
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     async def worker() -> None:
         for _ in queue:
-            client = await ws_connect(host, port)
+            client = await connect()
             if room:
                 done = asyncio.get_running_loop().create_future()
                 client.on_frames = lambda count, done=done: done.done() or done.set_result(None)
