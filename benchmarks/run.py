@@ -40,6 +40,8 @@ RESULTS = HERE / "results"
 
 SERVER_CPU = "0"
 LOADGEN_CPU = "1"
+#: Prefix of every command started (``nice -n N`` with ``--nice N``), set by main().
+PREFIX: list[str] = []
 
 UVICORN_FLAGS = [
     "--host",
@@ -242,7 +244,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def running_server(name: str, log: Path) -> Iterator[tuple[int, int]]:
     """Start server ``name`` on CPU 0; yield ``(port, pid)``; stop it."""
     port = free_port()
-    cmd = ["taskset", "-c", SERVER_CPU, *server_command(name, port)]
+    cmd = [*PREFIX, "taskset", "-c", SERVER_CPU, *server_command(name, port)]
     if name in ("asgi", "pysio"):
         cmd += [*UVICORN_FLAGS, "--port", str(port)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -266,7 +268,7 @@ def running_server(name: str, log: Path) -> Iterator[tuple[int, int]]:
 def run_loadgen(args: list[str], port: int, pid: int, timing: list[str]) -> dict[str, Any]:
     """Run loadgen.py on CPU 1 and return its JSON result."""
     cmd = [
-        "taskset", "-c", LOADGEN_CPU, str(MAIN_PY), str(HERE / "loadgen.py"), *args,
+        *PREFIX, "taskset", "-c", LOADGEN_CPU, str(MAIN_PY), str(HERE / "loadgen.py"), *args,
         "--port", str(port), "--server-pid", str(pid), *timing,
     ]  # fmt: skip
     proc = subprocess.Popen(
@@ -521,7 +523,16 @@ def main() -> None:
     parser.add_argument("--no-calibrate", action="store_true")
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--duration", type=float)
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run servers and load generator at this niceness (e.g. -10, as root, on a machine "
+        "shared with other work: fewer of its figures are other people's noise)",
+    )
     opts = parser.parse_args()
+    if opts.nice:
+        PREFIX[:] = ["nice", "-n", str(opts.nice)]
     if os.cpu_count() is None or (os.cpu_count() or 0) < 2:
         sys.exit("make bench needs two CPUs: one for the server, one for the load generator")
     opts.repeats = opts.repeats or (1 if opts.quick else 3)
