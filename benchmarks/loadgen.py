@@ -77,14 +77,16 @@ def cpu_seconds(pid: int) -> float:
 
 
 def cpu_busy(cpus: tuple[int, ...] = (0, 1)) -> list[float]:
-    """Busy seconds (all processes) of each CPU in ``cpus`` so far, from /proc/stat."""
+    """Seconds each CPU in ``cpus`` spent running processes (user, nice, system) so far,
+    from /proc/stat. Interrupt time is left out: it is mostly the kernel's network work for
+    the measured processes themselves, not other people's."""
     busy = {}
     with open("/proc/stat", "rb") as f:
         for line in f:
             if line[:3] == b"cpu" and line[3:4].isdigit():
                 name, *ticks = line.split()
                 values = [int(t) for t in ticks[:8]]
-                busy[int(name[3:])] = (sum(values) - values[3] - values[4]) / _CLK
+                busy[int(name[3:])] = (values[0] + values[1] + values[2]) / _CLK
     return [busy.get(cpu, 0.0) for cpu in cpus]
 
 
