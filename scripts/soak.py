@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Soak test: many connections with churn against a turbosio server, for a long time.
 
-    python scripts/soak.py                       # 5000 connections, 10 minutes (the figures
-                                                 # in docs/reliability.md)
+    python scripts/soak.py          # 5000 connections, 10 minutes, 4 minutes of warm-up
+                                    # (the figures in docs/reliability.md)
     python scripts/soak.py --connections 500 --duration 40 --warmup 20 --ramp 2 \
         --emits 2 --think 0.1 --pause 0.1     # the CI version (tests/deploy/test_soak.py)
 
@@ -68,6 +68,12 @@ def serve(ping_interval: float, connect_timeout: float) -> None:
         if isinstance(auth, dict) and isinstance(auth.get("room"), int):
             socket.join(f"room-{auth['room'] % ROOMS}")
 
+    reasons: Counter[str] = Counter()
+
+    @sio.on("disconnect")
+    async def disconnect(socket: turbosio.Socket, reason: str) -> None:
+        reasons[reason] += 1
+
     @sio.on("echo")
     async def echo(socket: turbosio.Socket, *args: Any) -> tuple[Any, ...]:
         return args
@@ -82,6 +88,7 @@ def serve(ping_interval: float, connect_timeout: float) -> None:
             "sessions": len(sio.engine.sessions),
             "sockets": len(sio.sockets.sockets),
             "rooms": len(sio.sockets.adapter.rooms),
+            "disconnect_reasons": dict(reasons),
         }
 
     sio.run("127.0.0.1", 0)
@@ -102,8 +109,8 @@ class Client:
         self.writer = writer
 
     @classmethod
-    async def open(cls, port: int) -> Client:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def open(cls, port: int, source: str = "127.0.0.1") -> Client:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             (
@@ -143,7 +150,8 @@ class Client:
             payload = await self.reader.readexactly(n)
             opcode = head[0] & 0x0F
             if opcode == 8:
-                raise Closed("close frame")
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                raise Closed(f"close frame {code} {payload[2:].decode(errors='replace')}")
             if opcode != 1:
                 continue
             text = payload.decode()
@@ -191,7 +199,10 @@ async def slot(number: int, port: int, args: argparse.Namespace, stop: float, t:
     while time.monotonic() < stop:
         client = None
         try:
-            client = await asyncio.wait_for(Client.open(port), 10)
+            # Sources spread over 127.0.0.1-16: one address's ephemeral ports (about 28,000)
+            # would wrap within minutes of churn, onto the server's TIME_WAIT entries.
+            source = f"127.0.0.{1 + number % 16}"
+            client = await asyncio.wait_for(Client.open(port, source), 10)
             client.send(f'40{{"room":{number}}}')
             await expect(client, "40{")
             t.connects += 1
@@ -202,7 +213,9 @@ async def slot(number: int, port: int, args: argparse.Namespace, stop: float, t:
                     t.emits += 1
                     await expect(client, f"43{k}[")
                     t.acks += 1
-                    await asyncio.sleep(rng.uniform(0, 2 * args.think))
+                    # Within half a think time either way: the client reads again well within
+                    # the server's ping timeout (20 s), as a real client that always reads.
+                    await asyncio.sleep(rng.uniform(0.5 * args.think, 1.5 * args.think))
                 client.send(f'42["say",{number},"hi"]')
                 t.broadcasts += 1
             finally:
@@ -216,7 +229,7 @@ async def slot(number: int, port: int, args: argparse.Namespace, stop: float, t:
         finally:
             if client is not None:
                 client.writer.close()
-        await asyncio.sleep(rng.uniform(0, 2 * args.pause))
+        await asyncio.sleep(rng.uniform(0.5 * args.pause, 1.5 * args.pause))
 
 
 def rss(pid: int) -> int:
@@ -240,6 +253,10 @@ async def server_stats(port: int) -> dict[str, Any]:
     stats["sockets"] -= 1
     stats["rooms"] -= 1  # its own room
     return stats
+
+
+def _leftovers(stats: dict[str, Any]) -> dict[str, Any]:
+    return {k: stats[k] for k in ("sessions", "sockets", "rooms")}
 
 
 async def load(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -269,10 +286,10 @@ async def load(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
     end_rss = rss(pid)  # still under load, as after the warm-up
     await asyncio.gather(*tasks)
     # Every client has left: the server must hold nothing of them.
-    leaked: dict[str, Any] = {}
+    stats: dict[str, Any] = {}
     for _ in range(50):
-        leaked = await server_stats(port)
-        if not any(leaked.values()):
+        stats = await server_stats(port)
+        if not any(_leftovers(stats).values()):
             break
         await asyncio.sleep(0.2)
     elapsed = time.monotonic() - start
@@ -288,7 +305,8 @@ async def load(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
         "rss_after_warmup_mib": round(warm_rss / 2**20, 1),
         "rss_end_mib": round(end_rss / 2**20, 1),
         "rss_change_pct": round(100 * (end_rss - warm_rss) / warm_rss, 1) if warm_rss else None,
-        "left_on_server": leaked,
+        "left_on_server": _leftovers(stats),
+        "disconnect_reasons": stats.get("disconnect_reasons"),
         "samples": samples,
     }
 
@@ -297,11 +315,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=5000)
     parser.add_argument("--duration", type=float, default=600, help="seconds (default 600)")
-    parser.add_argument("--warmup", type=float, default=60, help="seconds (default 60)")
+    parser.add_argument("--warmup", type=float, default=240, help="seconds (default 240)")
     parser.add_argument("--ramp", type=float, default=10, help="seconds to open every slot")
     parser.add_argument("--emits", type=int, default=5, help="emits per connection")
-    parser.add_argument("--think", type=float, default=2.0, help="mean seconds between emits")
-    parser.add_argument("--pause", type=float, default=2.0, help="mean seconds between visits")
+    parser.add_argument("--think", type=float, default=10.0, help="mean seconds between emits")
+    parser.add_argument("--pause", type=float, default=5.0, help="mean seconds between visits")
     parser.add_argument("--size", type=int, default=100, help="bytes of text per emit")
     parser.add_argument("--rss-tolerance", type=float, default=10.0, help="percent")
     parser.add_argument("--ping-interval", type=float, default=25, help="server's (25)")
@@ -368,6 +386,10 @@ def main() -> int:
             server.stderr.close()
     server_errors = [line for line in log if line.startswith(("ERROR", "CRITICAL", "Traceback"))]
     result["server_errors"] = server_errors[:20]
+    # What the server said about connections it closed or refused (one line each).
+    result["server_log"] = dict(
+        Counter(line.split(":", 1)[0] + ": " + line.split(": ", 1)[-1][:50] for line in log[1:])
+    )
     change = result["rss_change_pct"]
     failures = []
     if change is None or abs(change) > args.rss_tolerance:
