@@ -46,9 +46,10 @@ const scenarios = {
   // Connect, (wait for the upgrade), ask the server who we are.
   async whoami() {
     const socket = io(url, { reconnection: false, forceNew: true, ...options });
+    // The transport the connection opened with: the upgrade may finish before "connect".
+    const first = socket.io.engine ? socket.io.engine.transport.name : null;
     try {
       await connected(socket);
-      const first = socket.io.engine.transport.name;
       if (waitUpgrade) await upgraded(socket);
       const whoami = await within(socket.emitWithAck("whoami"), STEP_MS, "whoami ack");
       return { whoami, first, transport: socket.io.engine.transport.name, id: socket.id };
