@@ -8,10 +8,10 @@ import logging
 import socket
 
 import pytest
-from server_helpers import EchoApp, connect, read_eof, read_response
+from server_helpers import TIMEOUT, EchoApp, connect, read_eof, read_response
 
 from turbosio.server import Server
-from turbosio.server.http import MAX_HEADER_BYTES, MAX_PIPELINED, MAX_URL_BYTES
+from turbosio.server.http import LINGER_BYTES, MAX_HEADER_BYTES, MAX_PIPELINED, MAX_URL_BYTES
 
 
 async def test_request_is_described_to_the_app(server: Server) -> None:
@@ -252,6 +252,58 @@ async def test_chunked_body_over_the_limit_is_413(server: Server) -> None:
         server.port, b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 3
     )
     assert status == 413
+
+
+def _send_in_full_then_read(port: int, parts: list[bytes]) -> bytes:
+    """What a plain HTTP client does (a blocking socket, as requests or curl): send the whole
+    request, body and all, and only then read the response, until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        for part in parts:
+            sock.sendall(part)
+        received = b""
+        while data := sock.recv(65536):
+            received += data
+        return received
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_oversized_body_sent_in_full_still_gets_its_413(server: Server, framing: str) -> None:
+    # The server answers 413 as soon as it knows the body is too big, while the client is
+    # still sending 4 MiB. The lingering close keeps reading (and discarding) them, so the
+    # client's sends succeed and it reads the 413; closing at once would reset the connection
+    # under the client's sendall, which then never reads the answer.
+    chunk, count = b"x" * 65536, 64
+    assert len(chunk) * count < LINGER_BYTES
+    if framing == "content-length":
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (64 * 65536)
+        parts = [head] + [chunk] * count
+    else:
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        parts = [head] + [b"10000\r\n" + chunk + b"\r\n"] * count + [b"0\r\n\r\n"]
+    received = await asyncio.to_thread(_send_in_full_then_read, server.port, parts)
+    assert received.startswith(b"HTTP/1.1 413 ")
+    await _until_no_connections(server)
+
+
+async def test_lingering_close_is_bounded(server: Server) -> None:
+    # A client that keeps sending after its 413 is read for LINGER_BYTES at most, then closed.
+    reader, writer = await connect(server.port)
+    writer.write(b"POST /echo HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n")
+    assert (await read_response(reader)).status == 413
+    assert await read_eof(reader) == b""  # our side is shut down after the response
+    chunk = b"x" * 65536
+    with pytest.raises(ConnectionError):
+        for _ in range(4 * LINGER_BYTES // len(chunk)):
+            writer.write(chunk)
+            await asyncio.wait_for(writer.drain(), TIMEOUT)
+    writer.close()
+    await _until_no_connections(server)
+
+
+async def _until_no_connections(server: Server) -> None:
+    async with asyncio.timeout(TIMEOUT):
+        while server.connection_count:
+            await asyncio.sleep(0.02)
 
 
 async def test_body_at_the_limit_is_accepted(server: Server) -> None:

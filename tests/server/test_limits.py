@@ -14,6 +14,7 @@ import pytest
 from server_helpers import TIMEOUT, EchoApp, read_response
 
 from turbosio.server import Limits, Server, serve
+from turbosio.server.http import LINGER_TIME
 from turbosio.server.websocket import WebSocketConnection
 
 Serve = Callable[..., Awaitable[Server]]
@@ -57,8 +58,7 @@ async def test_slow_loris_gets_408(limited: Serve, caplog: pytest.LogCaptureFixt
     caplog.set_level(logging.INFO, "turbosio.server")
 
     # One header byte every 50 ms for 0.4 s: activity does not move the deadline, which runs
-    # from the request's first byte. (The trickle stops short of the deadline only so that no
-    # unread byte turns the server's close into a reset that would hide the 408.)
+    # from the request's first byte. (The next test trickles on past the deadline.)
     for byte in b"X-Slow: a":
         writer.write(bytes((byte,)))
         await asyncio.sleep(0.05)
@@ -67,6 +67,30 @@ async def test_slow_loris_gets_408(limited: Serve, caplog: pytest.LogCaptureFixt
     assert await closed_by_server(reader) == b""
     writer.close()
     assert any("408" in r.getMessage() and "0.5 s" in r.getMessage() for r in caplog.records)
+
+
+async def test_slow_loris_still_sending_gets_408_then_is_closed(limited: Serve) -> None:
+    # The client trickles on past its deadline: the 408 reaches it all the same (the server
+    # shuts its side down and keeps reading rather than resetting the connection), and the
+    # connection is closed LINGER_TIME later although the client never stops.
+    srv = await limited(request_timeout=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    writer.write(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+
+    async def trickle() -> None:
+        while True:
+            writer.write(b"a")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+    trickling = asyncio.create_task(trickle())
+    response = await read_response(reader)
+    assert response.status == 408
+    assert await closed_by_server(reader) == b""
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(trickling, LINGER_TIME + TIMEOUT)
+    writer.close()
+    assert srv.connection_count == 0
 
 
 async def test_silent_and_idle_connections_are_closed(limited: Serve) -> None:

@@ -5,9 +5,17 @@ One :class:`HttpConnection` per TCP connection. Requests are handed to the appli
 still pending (a long-polling GET held open, say) is buffered and handed over once that response
 went out, so pipelined requests are answered in order.
 
-Client errors (malformed HTTP, oversized headers, URL or body, a bad WebSocket upgrade) get one
-plain response, one log line at INFO on the ``turbosio.server`` logger, and the connection is
-closed after what was already owed to the client is written. They never raise into the loop.
+Client errors (malformed HTTP, oversized headers, URL or body, a slow request, a bad WebSocket
+upgrade) get one plain response after what was already owed to the client, one log line at INFO
+on the ``turbosio.server`` logger, and a lingering close. They never raise into the loop.
+
+A lingering close: the client may still be sending (the rest of an oversized body, a request
+that came too slowly), and closing a socket with unread bytes makes the kernel answer with a
+reset, which can destroy the response before the client reads it (or stop the client at its
+next send, before it reads anything). So the response is written, our sending side is shut
+down (the client sees the response end), and what still arrives is read and thrown away until
+the client closes, or for at most :data:`LINGER_TIME` seconds and :data:`LINGER_BYTES` bytes;
+then the connection is closed.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from ..engineio.io import Headers, Request, WebSocket, WebSocketRequest
 from .connection import Connection, ServerState, _peer, logger
 
 __all__ = [
+    "LINGER_BYTES",
+    "LINGER_TIME",
     "MAX_HEADER_BYTES",
     "MAX_PIPELINED",
     "MAX_URL_BYTES",
@@ -42,6 +52,11 @@ MAX_URL_BYTES = 16 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 #: Requests buffered behind a pending response before the connection stops reading.
 MAX_PIPELINED = 16
+#: After a client error, the longest the server reads and discards what the client still
+#: sends before it closes the connection (seconds; kept to within the deadline check's
+#: resolution, see ``Limits``), and the most it reads (bytes).
+LINGER_TIME = 2.0
+LINGER_BYTES = 8 * 1024 * 1024
 
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _NO_BODY_STATUSES = frozenset((204, 304))
@@ -257,6 +272,7 @@ class HttpConnection(Connection):
         "_error",
         "_header_bytes",
         "_headers",
+        "_linger",
         "_lost",
         "_parser",
         "_paused",
@@ -291,6 +307,9 @@ class HttpConnection(Connection):
         self._lost = False
         # A request has begun and is not whole yet (its request_timeout deadline runs).
         self._reading = False
+        # Lingering after a client error: how many more bytes are read and discarded (0: not
+        # lingering).
+        self._linger = 0
 
     # asyncio.Protocol
 
@@ -326,6 +345,10 @@ class HttpConnection(Connection):
         if self._stopped or parser is None:
             if self._tail is not None:
                 self._tail += data
+            elif self._linger:
+                self._linger = max(0, self._linger - len(data))
+                if not self._linger:
+                    self._close_transport()
             return
         try:
             parser.feed_data(data)
@@ -375,7 +398,12 @@ class HttpConnection(Connection):
         self._close_transport()
 
     def _expire(self) -> None:
-        """A request came too slowly (408), or the connection stayed idle too long."""
+        """A request came too slowly (408), the connection stayed idle too long, or its
+        lingering close has lasted long enough."""
+        if self._linger:
+            self._linger = 0
+            self._close_transport()
+            return
         if self._current is not None or self._transport is None or self._closing:
             return
         if self._reading:
@@ -500,6 +528,17 @@ class HttpConnection(Connection):
         self._error = status
         logger.info("%s from %s: %s", status, self._client, message)
 
+    def _linger_close(self, transport: asyncio.Transport) -> None:
+        # See "a lingering close" in the module docstring.
+        self._flush_now()
+        if transport.can_write_eof():
+            transport.write_eof()  # TLS cannot half-close: the client reads the response anyway
+        self._linger = LINGER_BYTES
+        self._deadline = self._state.now + LINGER_TIME
+        if self._paused:
+            self._paused = False
+            transport.resume_reading()
+
     def _dispatch(self) -> None:
         if self._dispatching:
             return
@@ -513,7 +552,7 @@ class HttpConnection(Connection):
                 if self._error:
                     self._write(_error_response(self._error))
                     self._error = 0
-                    self._close_transport()
+                    self._linger_close(self._transport)
                 else:
                     if self._paused and not self._stopped:
                         self._paused = False
