@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -171,3 +172,46 @@ async def test_websocket_rejected(server: Server, http: aiohttp.ClientSession) -
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await http.ws_connect(url)
     assert info.value.status == 400
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_ping_timeout_is_one_log_line(
+    server: Server,
+    http: aiohttp.ClientSession,
+    handler: RecordingHandler,
+    caplog: pytest.LogCaptureFixture,
+    transport: str,
+) -> None:
+    # A client that stops answering: over WebSocket it keeps reading but never answers the
+    # ping; over polling it stops polling. Either way the session ends with "ping timeout" and
+    # exactly one line naming the session and the client's address.
+    caplog.set_level(logging.INFO, "turbosio")
+    if transport == "websocket":
+        url = _url(server, transport="websocket").replace("http", "ws", 1)
+        async with http.ws_connect(url) as ws:
+            sid = json.loads((await ws.receive_str())[1:])["sid"]
+            host, port = ws.get_extra_info("sockname")[:2]
+            assert await ws.receive_str() == "2"  # the ping, never answered
+            closing = await ws.receive()  # the server closes once ping_timeout passed
+            assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    else:
+        # The handshake by hand, to know the client's address; then it never polls.
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        host, port = writer.get_extra_info("sockname")[:2]
+        writer.write(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        body = await reader.readuntil(b"}")
+        sid = json.loads(body[1:])["sid"]
+        writer.close()
+    await until(lambda: handler.closed, timeout=5)
+    assert handler.reasons(sid) == ["ping timeout"]
+    lines = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert [r.getMessage() for r in lines] == [
+        f"closing session {sid} of {host}:{port}: ping timeout (no answer to the ping within 0.2 s)"
+    ]
+    assert (lines[0].name, lines[0].levelname, lines[0].exc_info) == (
+        "turbosio.engineio",
+        "INFO",
+        None,
+    )

@@ -11,9 +11,9 @@ States: open -> (closing ->) closed. "closing" exists only on polling, while a g
 
 The polling buffer is bounded: past the engine's ``max_outbound_buffer`` (characters of
 encoded packets waiting for a client that does not poll) the session ends with "transport
-error" and one WARNING line. ``writable`` is Node's notion, used to drop volatile packets: on
-polling, a GET is waiting; on WebSocket, the connection's outbound buffer is under its
-high-water mark.
+error" and one WARNING line; a ping timeout ends it with one INFO line. ``writable`` is
+Node's notion, used to drop volatile packets: on polling, a GET is waiting; on WebSocket, the
+connection's outbound buffer is under its high-water mark.
 
 Close reasons are Node's strings: "transport close" (the client closed, or sent a close
 packet), "transport error" (a poll cut short, overlapping polls, a ping from the client,
@@ -178,12 +178,11 @@ class Session:
     def _overflow(self) -> None:
         # A polling client that stopped fetching: end it now rather than at the ping timeout,
         # so it cannot make the server hold an unbounded backlog meanwhile.
-        client = self.request.client
         self.engine.logger.warning(
             "closing session %s of %s: over %d bytes waiting to be polled (the client does not "
             "read fast enough)",
             self.sid,
-            f"{client[0]}:{client[1]}" if client else "?",
+            self._peer(),
             self.engine.max_outbound_buffer,
         )
         self._buffer = []
@@ -271,7 +270,19 @@ class Session:
             self.write(PING)
             self.engine._scheduler.schedule(self, now + self.engine.ping_timeout)
         else:
+            # A broken connection (a lost network, a frozen tab, a client too busy to answer):
+            # one line, as for the other connections the server ends.
+            self.engine.logger.info(
+                "closing session %s of %s: ping timeout (no answer to the ping within %g s)",
+                self.sid,
+                self._peer(),
+                self.engine.ping_timeout,
+            )
             self._finish("ping timeout")
+
+    def _peer(self) -> str:
+        client = self.request.client
+        return f"{client[0]}:{client[1]}" if client else "?"
 
     def _on_pong(self) -> None:
         # As Node: any pong (even an unasked one) restarts the interval to the next ping.
