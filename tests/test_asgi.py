@@ -8,8 +8,12 @@ alone; the tests at the end mount turbosio's real Server.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -470,3 +474,77 @@ async def test_server_beside_fastapi_websocket_only(http: aiohttp.ClientSession)
             assert await next_packet(ws) == '437[1,"2",{"3":[true]}]'
         async with http.get(url + "/api/hello") as resp:
             assert resp.status == 200
+
+
+async def _silent_websocket_client(url: str, first_event: str) -> socket.socket:
+    """Joins "/" over a WebSocket opened by hand, emits ``first_event``, then never reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    host, port = url.removeprefix("http://").split(":")
+    await loop.sock_connect(sock, (host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    await loop.sock_sendall(
+        sock,
+        (
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {key}\r\n\r\n"
+        ).encode(),
+    )
+    seen = b""
+    # The open packet, then the CONNECT reply (both carry a sid) before the event.
+    for sids, text in ((1, b"40"), (2, f'42["{first_event}"]'.encode())):
+        while seen.count(b'"sid"') < sids:
+            seen += await asyncio.wait_for(loop.sock_recv(sock, 4096), 10)
+        mask = os.urandom(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(text))
+        await loop.sock_sendall(sock, bytes((0x81, 0x80 | len(payload))) + mask + payload)
+    return sock
+
+
+@needs_server
+async def test_slow_websocket_client_not_writable_then_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Under uvicorn, a client that stops reading while the server keeps sending to it: past
+    # outbound_high_water it is not writable (so volatile packets skip it), past
+    # max_outbound_buffer it is disconnected ("transport error") with one WARNING line, and
+    # nothing more is queued for it.
+    high_water, limit = 16 * 1024, 512 * 1024
+    sio = turbosio.Server(outbound_high_water=high_water, max_outbound_buffer=limit)
+    writable: list[bool] = []
+    reasons: list[str] = []
+    chunk = b"x" * 8192
+
+    async def flood(socket: Any) -> None:
+        while socket.connected and len(writable) < 20_000:
+            writable.append(socket.conn.writable)
+            socket.emit("chunk", chunk)
+            await asyncio.sleep(0.001)
+
+    async def disconnect(socket: Any, reason: str) -> None:
+        reasons.append(reason)
+
+    sio.on("flood", flood)
+    sio.on("disconnect", disconnect)
+    caplog.set_level(logging.WARNING, "turbosio")
+    with run_uvicorn(sio.asgi()) as url:
+        sock = await _silent_websocket_client(url, "flood")
+        host, port = sock.getsockname()[:2]
+        address = f"{host}:{port}"
+        await wait_for(lambda: bool(reasons), timeout=30)
+        sock.close()
+    assert reasons == ["transport error"]
+    # Writable at first; then, once the client's buffers and uvicorn's were full, the queue
+    # passed the high-water mark about 60 chunks (of 8 KiB) before it passed the limit, and
+    # those chunks all saw the connection not writable.
+    assert writable[0] is True
+    assert writable[-50:] == [False] * 50
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        f"closing the connection of {address}: over {limit} bytes waiting to be sent (the "
+        "client does not read fast enough)"
+    ]
+    assert warnings[0].exc_info is None

@@ -13,6 +13,14 @@ How the ASGI model is fitted to the seam:
 * ASGI sends need awaits and ``WebSocket.send_*`` must not block: sends append to the
   connection's buffer and wake that connection's single writer coroutine, which drains it in
   order. No task per message; one reader and one writer per connection.
+* That buffer is bounded as the embedded server's is, by the application's
+  ``outbound_high_water`` and ``max_outbound_buffer``: it counts the bytes queued and not yet
+  taken by the ASGI server's ``send`` (which waits while its own write buffer is full, so a
+  client that stops reading makes the count grow). Past the high-water mark the connection
+  is not ``writable`` (volatile packets skip it); past the hard limit the queue is dropped, one
+  WARNING line is logged, the engine hears of a close with 1008 ("transport error"), and the
+  ASGI call ends. The ASGI server then closes the connection after writing what it holds
+  already (ASGI has no way for an application to abort a connection).
 * ``reject`` answers with a real HTTP response where the server offers the
   ``websocket.http.response`` extension, and with ``websocket.close`` (a 403) elsewhere.
 """
@@ -27,6 +35,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from .engineio.io import Headers, Request, SharedMessage, WebSocketHandler, WebSocketRequest
+from .server.limits import DEFAULT_HIGH_WATER, DEFAULT_MAX_OUTBOUND
 
 __all__ = ["ASGIApp", "EngineApp"]
 
@@ -40,6 +49,8 @@ ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # A WebSocket closed before a close frame was exchanged (RFC 6455 section 7.1.5).
 _ABNORMAL_CLOSURE = 1006
+# What a connection dropped for not reading reports, as the embedded server's do.
+_POLICY_VIOLATION = 1008
 _MESSAGE_TOO_BIG = 1009
 _INTERNAL_ERROR = 1011
 
@@ -72,11 +83,19 @@ class ASGIApp:
 
     Run it with any ASGI server, e.g. ``uvicorn.run(sio.asgi(), port=5000)``; turbosio's
     :class:`~turbosio.Server` builds one with ``sio.asgi(other_app=None)``.
+
+    A WebSocket's outbound queue is bounded by ``app.outbound_high_water`` and
+    ``app.max_outbound_buffer`` (the options of :class:`~turbosio.Server`; the defaults of
+    :mod:`turbosio.server.limits` when ``app`` has none), as under the embedded server.
     """
 
     def __init__(self, app: EngineApp, other_app: ASGI3App | None = None) -> None:
         self.app = app
         self.other_app = other_app
+        self._bounds = (
+            int(getattr(app, "outbound_high_water", DEFAULT_HIGH_WATER)),
+            int(getattr(app, "max_outbound_buffer", DEFAULT_MAX_OUTBOUND)),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection (the ASGI 3 entry point)."""
@@ -141,7 +160,7 @@ class ASGIApp:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        req = _WebSocketRequest(scope, _headers(scope))
+        req = _WebSocketRequest(scope, _headers(scope), self._bounds)
         try:
             self.app.handle_websocket(req)
         except Exception:
@@ -313,19 +332,21 @@ class _HTTPRequest(_BaseRequest):
 class _WebSocketRequest(_BaseRequest):
     """A WebSocket upgrade waiting for the engine to accept or reject it."""
 
-    __slots__ = ("_abandoned", "_waiter", "decision")
+    __slots__ = ("_abandoned", "_bounds", "_waiter", "decision")
 
-    def __init__(self, scope: Scope, headers: dict[str, str]) -> None:
+    def __init__(self, scope: Scope, headers: dict[str, str], bounds: tuple[int, int]) -> None:
         super().__init__(scope, headers, "GET", b"")
         self.decision: _ASGIWebSocket | tuple[int, Headers, bytes] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._abandoned = False
+        # (outbound_high_water, max_outbound_buffer) for the accepted WebSocket.
+        self._bounds = bounds
 
     def accept(self, max_message_size: int) -> _ASGIWebSocket:
         """Complete the handshake; messages over ``max_message_size`` bytes close with 1009."""
         if self.decision is not None:
             raise RuntimeError("this WebSocket request was already accepted or rejected")
-        ws = _ASGIWebSocket(max_message_size)
+        ws = _ASGIWebSocket(max_message_size, *self._bounds, self.client)
         if self._abandoned:
             ws.abandon()
         self.decision = ws
@@ -366,19 +387,41 @@ class _ASGIWebSocket:
     """An accepted WebSocket: sends are buffered and drained by one writer coroutine."""
 
     __slots__ = (
+        "_client",
         "_close_code",
         "_closed",
         "_closing",
+        "_dropped",
         "_handler",
+        "_high_water",
+        "_max_outbound",
         "_max_size",
         "_out",
         "_pending",
+        "_queued",
+        "_task",
         "_waiter",
     )
 
-    def __init__(self, max_message_size: int) -> None:
+    def __init__(
+        self,
+        max_message_size: int,
+        high_water: int = DEFAULT_HIGH_WATER,
+        max_outbound: int = DEFAULT_MAX_OUTBOUND,
+        client: tuple[str, int] | None = None,
+    ) -> None:
         self._max_size = max_message_size
-        self._out: deque[Message] = deque([{"type": "websocket.accept"}])
+        # Each message with its size in bytes (0 for the accept and the close).
+        self._out: deque[tuple[Message, int]] = deque([({"type": "websocket.accept"}, 0)])
+        # Bytes queued and not yet taken by the ASGI server's send (the one being sent too).
+        self._queued = 0
+        self._high_water = high_water
+        self._max_outbound = max_outbound
+        self._client = client
+        # Over max_outbound: the queue was dropped and the ASGI call is being ended.
+        self._dropped = False
+        # The task running ``run`` (the ASGI call), cancelled to drop the connection.
+        self._task: asyncio.Task[Any] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._handler: WebSocketHandler | None = None
         # What arrived (or the close) before set_handler: delivered by set_handler.
@@ -404,14 +447,25 @@ class _ASGIWebSocket:
     def send_text(self, data: str) -> None:
         """Queue one text message."""
         if not self._closing:
-            self._out.append({"type": "websocket.send", "text": data})
-            self._wake()
+            # Its size in UTF-8, as the ASGI server will send it; ASCII needs no encoding.
+            size = len(data) if data.isascii() else len(data.encode())
+            self._out.append(({"type": "websocket.send", "text": data}, size))
+            self._queued += size
+            if self._queued > self._max_outbound:
+                self._drop()
+            else:
+                self._wake()
 
     def send_bytes(self, data: bytes) -> None:
         """Queue one binary message."""
         if not self._closing:
-            self._out.append({"type": "websocket.send", "bytes": data})
-            self._wake()
+            size = len(data)
+            self._out.append(({"type": "websocket.send", "bytes": data}, size))
+            self._queued += size
+            if self._queued > self._max_outbound:
+                self._drop()
+            else:
+                self._wake()
 
     def send_shared(self, message: SharedMessage) -> None:
         """Queue one shared message (ASGI frames it per connection; nothing to cache)."""
@@ -421,14 +475,39 @@ class _ASGIWebSocket:
         else:
             self.send_bytes(data)
 
+    @property
+    def writable(self) -> bool:
+        """Whether a message sent now would not wait behind a backlog: open, and under
+        ``outbound_high_water`` bytes queued (volatile packets are dropped otherwise)."""
+        return not self._closing and self._queued <= self._high_water
+
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close after what is queued; ``on_ws_close(code)`` follows."""
         if not self._closing:
             self._closing = True
-            self._out.append({"type": "websocket.close", "code": code, "reason": reason})
+            self._out.append(({"type": "websocket.close", "code": code, "reason": reason}, 0))
             self._wake()
             if self._close_code is None:
                 self._close_code = code
+
+    def _drop(self) -> None:
+        # Over max_outbound_buffer: the client does not read. Free the queue now and end the
+        # ASGI call (its task is cancelled: it may be waiting in receive, and the writer in a
+        # send that will not complete); run() then reports 1008, "transport error".
+        client = self._client
+        logger.warning(
+            "closing the connection of %s: over %d bytes waiting to be sent (the client does "
+            "not read fast enough)",
+            f"{client[0]}:{client[1]}" if client else "?",
+            self._max_outbound,
+        )
+        self._dropped = True
+        self._closing = True
+        self._out.clear()
+        self._queued = 0
+        task = self._task
+        if task is not None:
+            task.cancel()
 
     # The connection's coroutines.
 
@@ -436,6 +515,7 @@ class _ASGIWebSocket:
         """The client left before the accept: report the close to whoever sets a handler."""
         self._closing = True
         self._out.clear()
+        self._queued = 0
         self._finish(_ABNORMAL_CLOSURE)
 
     def _wake(self) -> None:
@@ -445,15 +525,24 @@ class _ASGIWebSocket:
 
     async def run(self, receive: Receive, send: Send) -> None:
         """Serve the connection: read here, write in one writer task, until it closes."""
+        if self._dropped:  # over the limit before it started: nothing to serve
+            self._finish(_POLICY_VIOLATION)
+            return
+        task = self._task = asyncio.current_task()
         writer = asyncio.ensure_future(self._write_loop(send))
         try:
             await self._read_loop(receive)
+        except asyncio.CancelledError:
+            # Our own cancellation (_drop) ends the call normally; any other propagates.
+            if not self._dropped or _still_cancelled(task):
+                raise
         finally:
+            self._task = None
             self._closing = True
             writer.cancel()
             await asyncio.wait((writer,))
             # Covers cancellation (server shutdown): the handler still hears of the close.
-            self._finish(_ABNORMAL_CLOSURE)
+            self._finish(_POLICY_VIOLATION if self._dropped else _ABNORMAL_CLOSURE)
 
     async def _write_loop(self, send: Send) -> None:
         out = self._out
@@ -461,8 +550,9 @@ class _ASGIWebSocket:
         try:
             while True:
                 while out:
-                    message = out.popleft()
+                    message, size = out.popleft()
                     await send(message)
+                    self._queued -= size
                     if message["type"] == "websocket.close":
                         return
                 self._waiter = loop.create_future()
@@ -475,6 +565,7 @@ class _ASGIWebSocket:
             # gets websocket.disconnect and reports the close.
             self._closing = True
             out.clear()
+            self._queued = 0
 
     async def _read_loop(self, receive: Receive) -> None:
         max_size = self._max_size
@@ -528,3 +619,9 @@ class _ASGIWebSocket:
                 handler.on_ws_close(code)
             except Exception:
                 logger.exception("turbosio: error in on_ws_close")
+
+
+def _still_cancelled(task: asyncio.Task[Any] | None) -> bool:
+    """Take back one cancellation of ``task``; whether others are still pending (3.11+)."""
+    uncancel = getattr(task, "uncancel", None)
+    return uncancel is not None and uncancel() > 0

@@ -1,4 +1,5 @@
-"""The turbosio server of the deployment tests, run as a process of its own (``sio.run``).
+"""The turbosio server of the deployment tests, run as a process of its own (``sio.run``, or
+``sio.asgi()`` under uvicorn with ``--asgi``).
 
 The tests start it with the options they check (TLS, trusted proxies, limits, auth), read the
 port it bound from its "turbosio running on ..." log line, and talk to it with real clients.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from collections import Counter
 from typing import Any
@@ -84,8 +86,10 @@ def build(args: argparse.Namespace) -> turbosio.Server:
     @sio.on("pump")
     async def pump(socket: turbosio.Socket, chunks: int, size: int, every: int) -> dict[str, Any]:
         before = stats()
-        data = b"\x5a" * size
         for i in range(chunks):
+            # A new chunk each time, as an application's data would be: a queue that holds
+            # references (the ASGI front end's) then costs memory as a queue of copies does.
+            data = b"\x5a" * size
             sio.to("all").emit("chunk", i, data)
             if (i + 1) % every == 0:
                 await sio.to("fast").timeout(30).emit_with_ack("sync", i)
@@ -108,10 +112,14 @@ def main() -> None:
     parser.add_argument("--max-outbound", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--request-timeout", type=float, default=30.0)
     parser.add_argument("--shutdown-timeout", type=float, default=5.0)
+    parser.add_argument("--asgi", action="store_true", help="serve sio.asgi() with uvicorn")
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.asgi:
+        serve_asgi(build(args), args.port)
+        return
     build(args).run(
         "127.0.0.1",
         args.port,
@@ -120,6 +128,22 @@ def main() -> None:
         limits=Limits(request_timeout=args.request_timeout),
         shutdown_timeout=args.shutdown_timeout,
     )
+
+
+def serve_asgi(sio: turbosio.Server, port: int) -> None:
+    """Serve ``sio.asgi()`` with uvicorn (its defaults, uvloop) until SIGTERM."""
+    import uvicorn
+
+    # Bound and listening before the line that gives the port: connections wait in the
+    # backlog until uvicorn accepts them.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", port))
+    sock.listen(1024)
+    logging.getLogger("turbosio").info(
+        "turbosio running on http://127.0.0.1:%d (uvicorn)", sock.getsockname()[1]
+    )
+    config = uvicorn.Config(sio.asgi(), log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ What must hold, with the default limits (``max_outbound_buffer`` 8 MiB):
   10 clients x 8 MiB of outbound buffer, plus 64 MiB for the chunks in flight to the readers
   and the allocator's slack. Without the limit the slow clients alone would hold 2 GiB.
 
-The server runs in its own process (tests/deploy/app.py), so its memory is its own.
+The server runs in its own process (tests/deploy/app.py), so its memory is its own: once with
+the embedded server, once as ``sio.asgi()`` under uvicorn (whose WebSocket outbound queue is
+bounded by the same options).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 
 from .conftest import ServerProcess
 
@@ -130,10 +133,12 @@ async def slow_polling_client(http: aiohttp.ClientSession, url: str) -> None:
         assert (await response.text()).startswith("40{")
 
 
+@pytest.mark.parametrize("front", ["embedded", pytest.param("uvicorn", marks=pytest.mark.uvicorn)])
 async def test_slow_readers_are_dropped_and_memory_stays_bounded(
-    start_server: Callable[..., ServerProcess],
+    start_server: Callable[..., ServerProcess], front: str
 ) -> None:
-    server = start_server("--max-outbound", str(MAX_OUTBOUND))
+    asgi = ["--asgi"] if front == "uvicorn" else []
+    server = start_server("--max-outbound", str(MAX_OUTBOUND), *asgi)
     connected, finished = asyncio.Event(), asyncio.Event()
     async with aiohttp.ClientSession() as http:
         slow_sockets = [await slow_websocket_client(server.port) for _ in range(SLOW_WEBSOCKET)]

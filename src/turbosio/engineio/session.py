@@ -116,7 +116,7 @@ class Session:
         ``transport.writable``): volatile packets are dropped when it is False."""
         ws = self._ws
         if ws is not None:
-            # Front ends without the notion (the ASGI app) are always writable.
+            # A front end without the notion would always be writable (both have it).
             return bool(getattr(ws, "writable", True))
         return self._state == _OPEN and self._poll is not None
 
