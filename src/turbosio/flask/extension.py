@@ -47,6 +47,7 @@ from ..exceptions import AckTimeout, ConnectionRefused
 from ..socketio.remote import RemoteSocket
 from ..socketio.server import Server
 from ..socketio.socket import Socket
+from ..socketio.workers import Workers
 from ..wsgi import build_environ
 from . import runner
 from .options import (
@@ -307,7 +308,9 @@ class SocketIO:
         self._core_nsps: dict[str, CoreNamespace] = {}
         self._clients: WeakKeyDictionary[Socket, _Client] = WeakKeyDictionary()
         self._conns: WeakValueDictionary[str, _Conn] = WeakValueDictionary()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: Workers | None = None
+        # Core namespace -> whether its event handlers were registered for the thread pool.
+        self._core_threaded: dict[str, bool] = {}
         self._executor_lock = threading.Lock()
         self._thread_pool_size = 64
         self._stop: Callable[[], None] | None = None
@@ -367,6 +370,8 @@ class SocketIO:
 
             core["adapter"] = RedisAdapter(queue[0], key=queue[1])
         self.server = Server(**core)
+        # Plain-function core handlers (the events, with async_handlers) run in our pool.
+        self.server._get_workers = self._get_executor  # type: ignore[method-assign]
         self._core_nsps = {}
         namespaces = opts.get("namespaces")
         self._accept_all = namespaces == "*"
@@ -484,11 +489,21 @@ class SocketIO:
         """Register in the core every event some handler here can take."""
         for name, nsp in self._core_nsps.items():
             events, catch_all = self._events_of(name)
+            # With async_handlers (the default) the core runs these plain functions in the
+            # extension's thread pool (``_get_executor``), with no task per event. The test
+            # client turns async_handlers off after they are registered: then they are
+            # registered again, as coroutines run inline.
+            threaded = self._async_handlers
+            again = self._core_threaded.get(name) not in (None, threaded)
+            self._core_threaded[name] = threaded
             for event in events:
-                if event not in nsp.handlers:
-                    nsp.on(event, partial(self._core_event, event))
+                if again or event not in nsp.handlers:
+                    if threaded:
+                        nsp.on(event, partial(self._threaded_event, event))
+                    else:
+                        nsp.on(event, partial(self._core_event, event))
             if catch_all:
-                nsp.on("*", self._core_catch_all)
+                nsp.on("*", self._threaded_catch_all if threaded else self._core_catch_all)
 
     def _handler_for(
         self, namespace: str, event: str, args: tuple[Any, ...]
@@ -600,15 +615,32 @@ class SocketIO:
     async def _core_catch_all(self, socket: Socket, event: str, *args: Any) -> Any:
         return await self._core_event(event, socket, *args)
 
+    def _threaded_event(self, event: str, socket: Socket, *args: Any) -> Any:
+        """:meth:`_core_event` in a worker thread (async_handlers): the core calls it there."""
+        client = self._clients.get(socket)
+        if client is None:
+            return None
+        if self._json is not None:
+            args = self._json.incoming(args)
+        found = self._handler_for(client.namespace, event, args)
+        if found is None:
+            return None
+        handler, call_args = found
+        if self.logger is not None:
+            self.logger.info(
+                'received event "%s" from %s [%s]', event, client.sid, client.namespace
+            )
+        return self._invoke(client, handler, event, call_args)
+
+    def _threaded_catch_all(self, socket: Socket, event: str, *args: Any) -> Any:
+        return self._threaded_event(event, socket, *args)
+
     async def _dispatch(
         self, client: _Client, handler: Callable[..., Any], event: str, args: tuple[Any, ...]
     ) -> Any:
         if not self._async_handlers:
             return self._invoke(client, handler, event, args)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._get_executor(), self._invoke, client, handler, event, args
-        )
+        return await self._get_executor().run(self._invoke, client, handler, event, args)
 
     # -- running a handler (in a worker thread) --------------------------------------------------
 
@@ -659,18 +691,18 @@ class SocketIO:
         finally:
             _current.reset(token)
 
-    def _get_executor(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _get_executor(self) -> Workers:
         executor = self._executor
         if executor is None:
             with self._executor_lock:
                 executor = self._executor
                 if executor is None:
-                    executor = self._executor = concurrent.futures.ThreadPoolExecutor(
-                        self._thread_pool_size, thread_name_prefix="turbosio-flask"
+                    executor = self._executor = Workers(
+                        self._thread_pool_size, name="turbosio-flask"
                     )
         return executor
 
-    def _release_executor(self) -> concurrent.futures.ThreadPoolExecutor | None:
+    def _release_executor(self) -> Workers | None:
         """Forget the thread pool (the next handler starts a new one) and return it."""
         with self._executor_lock:
             executor, self._executor = self._executor, None

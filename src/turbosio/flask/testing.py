@@ -181,6 +181,7 @@ class SocketIOTestClient:
         self._loop = _TestLoop.get()
         # As Flask-SocketIO does: handlers run synchronously, so calls return when done.
         socketio._async_handlers = False
+        socketio._sync_core()
         self._loop.call(runner.bind, socketio)
         self.connect(namespace=namespace, query_string=query_string, headers=headers, auth=auth)
 

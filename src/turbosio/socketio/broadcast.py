@@ -41,6 +41,11 @@ def _names(room: str | Iterable[str]) -> frozenset[str]:
     return frozenset((room,)) if isinstance(room, str) else frozenset(room)
 
 
+#: Shared by every plain broadcast (both are immutable).
+_NO_FLAGS = BroadcastFlags()
+_EVERYONE = BroadcastOptions(flags=_NO_FLAGS)
+
+
 class BroadcastOperator:
     """A selection of sockets in one namespace, and what can be done to them."""
 
@@ -56,9 +61,11 @@ class BroadcastOperator:
         self._nsp = nsp
         self._rooms = rooms
         self._except = except_
-        self._flags = flags or BroadcastFlags()
+        self._flags = flags or _NO_FLAGS
 
     def _options(self) -> BroadcastOptions:
+        if self._flags is _NO_FLAGS and not self._rooms and not self._except:
+            return _EVERYONE
         return BroadcastOptions(self._rooms, self._except, self._flags)
 
     # -- operators (each returns a new object) -----------------------------------------------

@@ -25,6 +25,7 @@ from .namespace import Namespace, ParentNamespace
 from .proxies import TrustedProxies
 from .reasons import DisconnectReason
 from .recovery import Recovery
+from .workers import Workers
 
 __all__ = ["Server", "ServerHandle"]
 
@@ -151,6 +152,7 @@ class Server:
         self._client_files = ClientFiles(find_client_dir(client_dir)) if serve_client else None
         self._thread_id: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._workers: Workers | None = None
         self.of("/")
 
     # -- namespaces and handlers --------------------------------------------------------------
@@ -309,12 +311,22 @@ class Server:
             self._loop = asyncio.get_running_loop()
             self._thread_id = threading.get_ident()
 
+    def _get_workers(self) -> Workers:
+        """The threads that run plain ``def`` event handlers (started on first use; the Flask
+        extension puts its own pool here)."""
+        workers = self._workers
+        if workers is None:
+            workers = self._workers = Workers(name="turbosio-handler")
+        return workers
+
     def _foreign_thread(self) -> bool:
         return self._thread_id is not None and threading.get_ident() != self._thread_id
 
     def _call_soon_threadsafe(self, callback: Callable[[], Any]) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(callback)
+        # Through the handler threads' queue back to the loop: in order with their results,
+        # and one wake-up of the loop for a whole batch.
+        self._get_workers().post(callback, self._loop)
 
     # -- the engine's handler (io.EngineHandler) -------------------------------------------------
 

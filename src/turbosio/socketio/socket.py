@@ -362,8 +362,10 @@ class Socket:
             )
             continue_in_task(coro, waiting, done)
             return
-        done = partial(_report_error, self) if ack_id is None else partial(self._send_ack, ack_id)
-        call_handler(handler, False, args, done)
+        if ack_id is None:
+            nsp.server._get_workers().call(handler, args, partial(_report_error, self), True)
+        else:
+            nsp.server._get_workers().call(handler, args, partial(self._send_ack, ack_id))
 
     def _on_ack(self, data: list[Any], ack_id: int | None) -> None:
         acks = self._acks
