@@ -414,11 +414,14 @@ async def windows(meter: Meter, args: argparse.Namespace) -> list[float]:
     return [await meter.measure(args.duration) for _ in range(args.repeats)]
 
 
-async def scenario_echo(args: argparse.Namespace, meter: Meter, event: bool) -> dict[str, Any]:
+async def scenario_echo(
+    args: argparse.Namespace, meter: Meter, event: bool, name: str = ""
+) -> dict[str, Any]:
     """Each client keeps ``window`` messages in flight: acked echoes, or events answered by
-    events; the figure is answers received per second."""
+    events (``name``: the event sent, ``req`` by default); the figure is answers received per
+    second."""
     payload = json_payload(args.payload)
-    message = frame(f'42["req",{payload}]' if event else f'421["echo",{payload}]')
+    message = frame(f'42["{name or "req"}",{payload}]' if event else f'421["echo",{payload}]')
     clients = await ws_connect_many(args.host, args.port, args.clients)
 
     def sender(client: WsClient) -> Any:
@@ -455,6 +458,40 @@ async def scenario_broadcast(args: argparse.Namespace, meter: Meter) -> dict[str
     sender.send(message * args.window)
     values = await windows(meter, args)
     return {"values": values, "unit": "deliveries/s", "receivers": len(receivers)}
+
+
+async def scenario_seed_broadcast(args: argparse.Namespace, meter: Meter) -> dict[str, Any]:
+    """The seed's Flask app: every ``message`` is broadcast to all as ``response``.
+
+    ``senders`` of the ``clients`` take turns sending, ``senders * window`` messages in flight:
+    whenever the last client (a receiver that never sends) gets a copy, the next sender in turn
+    sends one more. The figure is copies delivered per second to all the clients.
+    """
+    payload = json_payload(args.payload)
+    message = frame(f'42["message",{payload}]')
+    clients = await ws_connect_many(args.host, args.port, args.clients)
+    senders = [c.transport.write for c in clients[: min(args.senders, args.clients - 1)]]  # type: ignore[union-attr]
+    turn = [0]
+
+    def received(count: int) -> None:
+        meter.count += count
+
+    def watcher(count: int) -> None:
+        meter.count += count
+        i = turn[0]
+        n = len(senders)
+        for _ in range(count):
+            senders[i](message)
+            i = i + 1 if i + 1 < n else 0
+        turn[0] = i
+
+    for client in clients[:-1]:
+        client.on_frames = received
+    clients[-1].on_frames = watcher
+    for write in senders:
+        write(message * args.window)
+    values = await windows(meter, args)
+    return {"values": values, "unit": "deliveries/s", "receivers": args.clients}
 
 
 async def scenario_connect(args: argparse.Namespace, meter: Meter, upgrade: bool) -> dict[str, Any]:
@@ -702,6 +739,8 @@ SCENARIOS = {
     "echo": lambda a, m: scenario_echo(a, m, event=False),
     "event": lambda a, m: scenario_echo(a, m, event=True),
     "broadcast": scenario_broadcast,
+    "seed_echo": lambda a, m: scenario_echo(a, m, event=True, name="message"),
+    "seed_broadcast": scenario_seed_broadcast,
     "connect_ws": lambda a, m: scenario_connect(a, m, upgrade=False),
     "connect_upgrade": lambda a, m: scenario_connect(a, m, upgrade=True),
     "memory": scenario_memory,
@@ -732,6 +771,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--rate", type=float, default=10000, help="latency: offered msg/s")
+    p.add_argument("--senders", type=int, default=1, help="seed_broadcast: clients sending")
     p.add_argument("--slow", type=int, default=10, help="slow_reader: clients that stop reading")
     p.add_argument("--rss-cap", type=float, default=1024, help="slow_reader: stop past this MiB")
     return p.parse_args(argv)

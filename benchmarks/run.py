@@ -58,12 +58,18 @@ UVICORN_FLAGS = [
 ]
 
 SERVERS = ("turbosio", "asgi", "node", "pysio")
+#: The Flask rows (the seed's app): turbosio.flask, and Flask-SocketIO in each of its
+#: production modes; the ratio is taken against the better of the two, row by row.
+FLASK_SERVERS = ("flask", "fsio-gevent", "fsio-eventlet")
 LABELS = {
     "turbosio": "turbosio",
     "asgi": "turbosio ASGI/uvicorn",
     "node": "Node socket.io 4.8",
     "pysio": "python-socketio 5",
     "bare": "bare server",
+    "flask": "turbosio.flask",
+    "fsio-gevent": "Flask-SocketIO 5 (gevent)",
+    "fsio-eventlet": "Flask-SocketIO 5 (eventlet)",
 }
 
 
@@ -80,7 +86,22 @@ def server_command(name: str, port: int) -> list[str]:
         return ["node", str(NODE_DIR / "server.mjs"), str(port)]
     if name == "bare":
         return [str(MAIN_PY), str(HERE / "bare_server.py"), str(port)]
+    if name == "flask":  # the seed's program as written: its port from TURBOSIO_PORT
+        return [str(MAIN_PY), str(HERE / "apps" / "flask_seed.py")]
+    if name.startswith("fsio-"):
+        return [str(PEERS_PY), str(HERE / "apps" / "flask_socketio_seed.py"), str(port)]
     raise ValueError(name)
+
+
+def server_env(name: str, port: int) -> dict[str, str]:
+    """The environment of server ``name``."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if name == "flask":
+        env["TURBOSIO_PORT"] = str(port)
+    elif name.startswith("fsio-"):
+        env["FLASK_SIO_MODE"] = name.removeprefix("fsio-")
+        env["PYTHONWARNINGS"] = "ignore"  # eventlet's deprecation notice
+    return env
 
 
 @dataclass
@@ -99,6 +120,9 @@ class Scenario:
     calibrate: bool = False
     #: Loadgen arguments that override the run's timing (slow_reader runs longer).
     timing: list[str] = field(default_factory=list)
+    #: A row of the seed's Flask app (run against FLASK_SERVERS), with its target ratio
+    #: turbosio.flask / Flask-SocketIO's better mode.
+    flask_target: float | None = None
 
 
 def scenarios(quick: bool) -> list[Scenario]:
@@ -197,6 +221,20 @@ def scenarios(quick: bool) -> list[Scenario]:
             fresh_per_repeat=True,
             timing=["--duration", "3" if quick else "6"],
         ),
+        Scenario(
+            "flask_echo",
+            "seed app: 1 client, 16 in flight",
+            ["seed_echo", "--clients", "1", "--window", "16"],
+            "msg/s",
+            flask_target=5.0,
+        ),
+        Scenario(
+            "flask_room",
+            "seed app: 50 clients all sending (1 in flight each), all receive",
+            ["seed_broadcast", "--clients", "50", "--senders", "50", "--window", "1"],
+            "deliv/s",
+            flask_target=5.0,
+        ),
     ]
 
 
@@ -247,7 +285,7 @@ def running_server(name: str, log: Path) -> Iterator[tuple[int, int]]:
     cmd = [*PREFIX, "taskset", "-c", SERVER_CPU, *server_command(name, port)]
     if name in ("asgi", "pysio"):
         cmd += [*UVICORN_FLAGS, "--port", str(port)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = server_env(name, port)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             cmd,
@@ -319,6 +357,8 @@ def summary(values: list[float]) -> tuple[float, float, float]:
 
 def fmt(value: float, unit: str) -> str:
     """A figure in a few characters: 112.6k, 17.4, 0.87."""
+    if unit in ("msg/s", "deliv/s", "conn/s") and value >= 1e6:
+        return f"{value / 1e6:.2f}M"
     if unit in ("msg/s", "deliv/s", "conn/s") and value >= 1000:
         return f"{value / 1000:.1f}k"
     if value >= 100:
@@ -455,6 +495,37 @@ def render(
     return "\n".join(lines)
 
 
+def render_flask(rows: list[tuple[Scenario, dict[str, dict[str, Any]]]], servers: list[str]) -> str:
+    """The table of the seed's Flask app: turbosio.flask against Flask-SocketIO's modes."""
+    head = ["seed app (Flask)", "unit", *(LABELS[s] for s in servers)]
+    head += ["t/Flask-SocketIO (best mode)", "target", "CPU (turbosio.flask run)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for sc, results in rows:
+        ours = median(results.get("flask"))
+        theirs = [
+            (m, s) for s in servers if s.startswith("fsio-") and (m := median(results.get(s)))
+        ]
+        best = max(theirs) if theirs else None
+        ratio = better_by(sc, ours, best[0]) if best else None
+        target = sc.flask_target or 0.0
+        verdict_text = "?" if ratio is None else ("met" if ratio >= target else "MISSED")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    sc.title,
+                    sc.unit,
+                    *(cell(results.get(s), sc.unit) for s in servers),
+                    ratio_text(ratio) + (f" (vs {LABELS[best[1]]})" if best else ""),
+                    f"{verdict_text} >={target}x",
+                    cpu_note(results.get("flask")),
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
 def extras(rows: list[tuple[Scenario, dict[str, dict[str, Any]]]]) -> str:
     """Details the table leaves out: latency percentiles, slow-reader drops, errors."""
     out = []
@@ -497,9 +568,9 @@ def check_peers(servers: list[str]) -> list[str]:
     usable = []
     for server in servers:
         missing = None
-        if server in ("turbosio", "asgi", "bare") and not MAIN_PY.exists():
+        if server in ("turbosio", "asgi", "bare", "flask") and not MAIN_PY.exists():
             missing = "the main venv (.venv): run `make install`"
-        elif server == "pysio" and not PEERS_PY.exists():
+        elif (server == "pysio" or server.startswith("fsio-")) and not PEERS_PY.exists():
             missing = "benchmarks/.venv-peers: run `make bench`"
         elif server == "node" and (
             shutil.which("node") is None or not (NODE_DIR / "node_modules" / "socket.io").exists()
@@ -518,7 +589,7 @@ def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description="turbosio vs Node socket.io vs python-socketio")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (~2 minutes)")
-    parser.add_argument("--servers", default=",".join(SERVERS))
+    parser.add_argument("--servers", default=",".join(SERVERS + FLASK_SERVERS))
     parser.add_argument("--scenarios", default="", help="comma-separated keys (default: all)")
     parser.add_argument("--no-calibrate", action="store_true")
     parser.add_argument("--repeats", type=int)
@@ -549,7 +620,8 @@ def main() -> None:
         if chosen and sc.key not in chosen:
             continue
         results: dict[str, dict[str, Any]] = {}
-        order = list(servers)
+        flask_row = sc.flask_target is not None
+        order = [s for s in servers if (s in FLASK_SERVERS) == flask_row]
         if sc.calibrate and not opts.no_calibrate and not opts.quick:
             order.append("bare")
         for server in order:
@@ -562,7 +634,16 @@ def main() -> None:
                 flush=True,
             )
         rows.append((sc, results))
-    table = render(rows, servers, opts.repeats)
+    main_rows = [r for r in rows if r[0].flask_target is None]
+    flask_rows = [r for r in rows if r[0].flask_target is not None]
+    tables = []
+    if main_rows:
+        tables.append(
+            render(main_rows, [s for s in servers if s not in FLASK_SERVERS], opts.repeats)
+        )
+    if flask_rows:
+        tables.append(render_flask(flask_rows, [s for s in servers if s in FLASK_SERVERS]))
+    table = "\n\n".join(tables)
     details = extras(rows)
     elapsed = time.monotonic() - started
     print()
