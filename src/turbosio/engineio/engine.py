@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,6 +34,7 @@ import orjson
 from ..protocol.engineio import encode_open
 from .cors import CorsPolicy, OriginsSetting, origin_is_invalid
 from .heartbeat import Scheduler, resolution_for
+from .ids import random_id
 from .io import EngineHandler, Headers, Request, WebSocketRequest
 from .packetlog import LoggedSession, packet_logger
 from .polling import handle_poll, handle_post
@@ -469,7 +469,7 @@ class Engine:
 
 def _generate_id() -> str:
     # Node's base64id: 15 random bytes, URL-safe base64, 20 characters.
-    return secrets.token_urlsafe(15)
+    return random_id()
 
 
 _COOKIE_ALIASES = {

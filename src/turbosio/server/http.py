@@ -32,6 +32,7 @@ import httptools
 
 from ..engineio.io import Headers, Request, WebSocket, WebSocketRequest
 from .connection import Connection, ServerState, _peer, logger
+from .websocket import WebSocketConnection
 
 __all__ = [
     "LINGER_BYTES",
@@ -248,8 +249,6 @@ class HttpWebSocketRequest(HttpRequest):
         self._on_disconnect = None
         conn = self._conn
         self._conn = None
-        from .websocket import WebSocketConnection
-
         assert conn is not None
         ws = WebSocketConnection(conn._state, max_message_size)
         conn._switch(self, ws)
@@ -615,8 +614,6 @@ class HttpConnection(Connection):
 
     def _switch(self, request: HttpWebSocketRequest, ws: Connection) -> None:
         """Hand the transport to the WebSocket protocol ``ws`` (after the 101 response)."""
-        from .websocket import WebSocketConnection
-
         assert isinstance(ws, WebSocketConnection)
         transport = self._transport
         if self._current is request:

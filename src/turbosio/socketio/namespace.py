@@ -6,7 +6,6 @@ import asyncio
 import inspect
 import logging
 import re
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
 
+from ..engineio.ids import random_id
 from ..engineio.io import SharedMessage
 from ..exceptions import ConnectionRefused
 from ..protocol.socketio import Packet, PacketType, encode_event_text, json_parser
@@ -331,7 +331,7 @@ class Namespace:
             xdomain="origin" in request.headers,
             address=proxies.client_address(request),
         )
-        socket = Socket(self, conn, handshake, secrets.token_urlsafe(15))
+        socket = Socket(self, conn, handshake, random_id())
         conn.connecting[self.name] = socket
         spawn(self._connect(conn, socket, auth))
 
@@ -346,7 +346,7 @@ class Namespace:
                 socket.recovered = True
                 socket.pid = restored.pid
             else:
-                socket.pid = secrets.token_urlsafe(15)
+                socket.pid = random_id()
         middlewares = self._middlewares
         if restored is not None and recovery is not None and recovery.skip_middlewares:
             middlewares = []
