@@ -39,7 +39,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 ROOMS = 50
 
@@ -101,72 +101,149 @@ class Closed(Exception):
     """The server closed the connection."""
 
 
-class Client:
-    """One WebSocket connection speaking Engine.IO v4 / Socket.IO v5 text packets."""
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """A masked client frame."""
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 65536:
+        head = bytes((0x80 | opcode, 0xFE)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0xFF)) + n.to_bytes(8, "big")
+    key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+    masked = (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big") if n else b""
+    return head + mask + masked
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+
+class Client(asyncio.Protocol):
+    """One WebSocket connection speaking Engine.IO v4 / Socket.IO v5 text packets.
+
+    The frames are parsed as they arrive, in ``data_received``, which answers the server's
+    pings ("2" -> "3") there and then, whatever the slot's coroutine is doing (sleeping between
+    emits, or waiting for its turn on a starved loop): a ping is never left unanswered behind
+    a coroutine that has not read yet. Every other text message goes to a queue that
+    :meth:`recv` awaits; the connection's end (a close frame, or the TCP connection lost) is
+    queued after them as a :class:`Closed`.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        loop = asyncio.get_running_loop()
+        self._head: asyncio.Future[bytes] | None = loop.create_future()  # the 101, or not
+        self._messages: asyncio.Queue[str | Closed] = asyncio.Queue()
+        self._lost: asyncio.Future[None] = loop.create_future()
+        self._ended = False
 
     @classmethod
     async def open(cls, port: int, source: str = "127.0.0.1") -> Client:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        loop = asyncio.get_running_loop()
+        _, client = await loop.create_connection(cls, "127.0.0.1", port, local_addr=(source, 0))
+        assert client.transport is not None and client._head is not None
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
+        client.transport.write(
             (
                 "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                 f"Sec-WebSocket-Key: {key}\r\n\r\n"
             ).encode()
         )
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101 "):
-            writer.close()
-            raise Closed(f"handshake refused: {head[:40]!r}")
-        client = cls(reader, writer)
-        opened = await client.recv()
-        if not opened.startswith('0{"sid"'):
-            raise Closed(f"no open packet: {opened[:40]!r}")
+        try:
+            head = await client._head
+            if not head.startswith(b"HTTP/1.1 101 "):
+                raise Closed(f"handshake refused: {head[:40]!r}")
+            opened = await client.recv()
+            if not opened.startswith('0{"sid"'):
+                raise Closed(f"no open packet: {opened[:40]!r}")
+        except BaseException:
+            client.drop()
+            raise
         return client
 
-    def send(self, text: str) -> None:
-        payload = text.encode()
-        mask = os.urandom(4)
-        n = len(payload)
-        head = bytes((0x81, 0x80 | n)) if n < 126 else bytes((0x81, 0xFE)) + n.to_bytes(2, "big")
-        key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
-        masked = (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big") if n else b""
-        self.writer.write(head + mask + masked)
+    # asyncio.Protocol
 
-    async def recv(self) -> str:
-        """The next text message, answering pings on the way."""
-        while True:
-            head = await self.reader.readexactly(2)
-            n = head[1] & 0x7F
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        head = self._head
+        if head is not None:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            self._head = None
+            if not head.done():
+                head.set_result(bytes(buffer[: end + 4]))
+            del buffer[: end + 4]
+        while len(buffer) >= 2 and not self._ended:
+            n = buffer[1] & 0x7F
+            start = 2
             if n == 126:
-                n = int.from_bytes(await self.reader.readexactly(2), "big")
+                if len(buffer) < 4:
+                    return
+                n, start = int.from_bytes(buffer[2:4], "big"), 4
             elif n == 127:
-                n = int.from_bytes(await self.reader.readexactly(8), "big")
-            payload = await self.reader.readexactly(n)
-            opcode = head[0] & 0x0F
+                if len(buffer) < 10:
+                    return
+                n, start = int.from_bytes(buffer[2:10], "big"), 10
+            if len(buffer) < start + n:
+                return
+            opcode = buffer[0] & 0x0F
+            payload = bytes(buffer[start : start + n])
+            del buffer[: start + n]
             if opcode == 8:
                 code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
-                raise Closed(f"close frame {code} {payload[2:].decode(errors='replace')}")
-            if opcode != 1:
-                continue
-            text = payload.decode()
-            if text == "2":
-                self.send("3")
-                continue
-            return text
+                self._end(f"close frame {code} {payload[2:].decode(errors='replace')}")
+            elif opcode == 1:
+                text = payload.decode()
+                if text == "2":
+                    assert self.transport is not None
+                    self.transport.write(_frame(1, b"3"))
+                else:
+                    self._messages.put_nowait(text)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        head = self._head
+        if head is not None and not head.done():
+            head.set_result(b"")  # closed before the handshake's answer
+        self._end(f"connection lost{f': {exc}' if exc else ''}")
+        if not self._lost.done():
+            self._lost.set_result(None)
+
+    def _end(self, why: str) -> None:
+        if not self._ended:
+            self._ended = True
+            self._messages.put_nowait(Closed(why))
+
+    # what the slots use
+
+    def send(self, text: str) -> None:
+        assert self.transport is not None
+        self.transport.write(_frame(1, text.encode()))
+
+    async def recv(self) -> str:
+        """The next text message (pings were answered as they came)."""
+        item = await self._messages.get()
+        if isinstance(item, Closed):
+            self._messages.put_nowait(item)  # and again for any later recv
+            raise item
+        return item
 
     async def close(self) -> None:
-        mask = os.urandom(4)
-        code = bytes(b ^ m for b, m in zip(b"\x03\xe8", mask, strict=False))
-        self.writer.write(bytes((0x88, 0x82)) + mask + code)
-        with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
-            await asyncio.wait_for(self.reader.read(), 5)  # the server's close, then EOF
-        self.writer.close()
+        assert self.transport is not None
+        self.transport.write(_frame(8, b"\x03\xe8"))
+        with contextlib.suppress(asyncio.TimeoutError):
+            # The server echoes the close and ends the TCP connection.
+            await asyncio.wait_for(asyncio.shield(self._lost), 5)
+        self.transport.close()
+
+    def drop(self) -> None:
+        """Close the TCP connection now (after an error)."""
+        if self.transport is not None:
+            self.transport.close()
 
 
 # -- the load -------------------------------------------------------------------------------------
@@ -213,8 +290,8 @@ async def slot(number: int, port: int, args: argparse.Namespace, stop: float, t:
                     t.emits += 1
                     await expect(client, f"43{k}[")
                     t.acks += 1
-                    # Within half a think time either way: the client reads again well within
-                    # the server's ping timeout (20 s), as a real client that always reads.
+                    # Within half a think time either way. Pings that come meanwhile are
+                    # answered by the client's data_received, as a real client's would be.
                     await asyncio.sleep(rng.uniform(0.5 * args.think, 1.5 * args.think))
                 client.send(f'42["say",{number},"hi"]')
                 t.broadcasts += 1
@@ -228,7 +305,7 @@ async def slot(number: int, port: int, args: argparse.Namespace, stop: float, t:
             ] += 1
         finally:
             if client is not None:
-                client.writer.close()
+                client.drop()
         await asyncio.sleep(rng.uniform(0.5 * args.pause, 1.5 * args.pause))
 
 
