@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -100,6 +101,7 @@ class Engine:
 
     # Bound to the running loop by the first request (an Engine may be built before it runs).
     _loop: asyncio.AbstractEventLoop
+    _thread: int = 0  # the thread of _loop
     _scheduler: Scheduler
 
     def __init__(
@@ -302,8 +304,15 @@ class Engine:
     # -- internals used by sessions ---------------------------------------------------------
 
     def _bind(self) -> None:
+        # Called for every request: while the loop it is bound to runs in this thread, it is
+        # the running loop (one thread runs one loop at a time), which asyncio would tell at
+        # the cost of a getpid() system call on Python 3.11.
+        bound = getattr(self, "_loop", None)
+        if bound is not None and self._thread == threading.get_ident() and bound.is_running():
+            return
         loop = asyncio.get_running_loop()
-        if loop is not getattr(self, "_loop", None):
+        self._thread = threading.get_ident()
+        if loop is not bound:
             # A new loop (a server started again, a test): sessions of the old one are dead
             # with their connections, and so is any flush or shutdown it had pending.
             self._loop = loop

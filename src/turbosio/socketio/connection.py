@@ -46,9 +46,10 @@ class Connection:
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
         if server.connect_timeout is not None:
-            self._timer = asyncio.get_running_loop().call_later(
-                server.connect_timeout, self._connect_timeout
-            )
+            # The server's loop, bound before any session opens (asking asyncio for the
+            # running loop costs a getpid() system call on Python 3.11).
+            loop = server._loop or asyncio.get_running_loop()
+            self._timer = loop.call_later(server.connect_timeout, self._connect_timeout)
 
     def _connect_timeout(self) -> None:
         self._timer = None

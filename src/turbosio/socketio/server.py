@@ -116,7 +116,8 @@ class Server:
         self.max_http_buffer_size = max_http_buffer_size
         #: The largest request body the front ends accept (``max_http_buffer_size``).
         self.max_body_size = max_http_buffer_size
-        #: Read by the embedded server: the outbound buffer's high-water mark and hard limit.
+        #: Read by the embedded server and the ASGI app: the outbound buffer's high-water mark
+        #: and hard limit.
         self.outbound_high_water = outbound_high_water
         self.max_outbound_buffer = max_outbound_buffer
         #: Whose X-Forwarded-For to believe for ``socket.handshake.address``.
@@ -307,7 +308,9 @@ class Server:
     # -- threads ---------------------------------------------------------------------------------
 
     def _bind_loop(self) -> None:
-        if self._thread_id is None:
+        loop = self._loop
+        if self._thread_id is None or loop is None or not loop.is_running():
+            # First use, or served again on a new loop (the old one stopped).
             self._loop = asyncio.get_running_loop()
             self._thread_id = threading.get_ident()
 

@@ -362,10 +362,13 @@ class Socket:
             )
             continue_in_task(coro, waiting, done)
             return
+        server = nsp.server
         if ack_id is None:
-            nsp.server._get_workers().call(handler, args, partial(_report_error, self), True)
+            done = partial(_report_error, self)
+            server._get_workers().call(handler, args, done, True, server._loop)
         else:
-            nsp.server._get_workers().call(handler, args, partial(self._send_ack, ack_id))
+            done = partial(self._send_ack, ack_id)
+            server._get_workers().call(handler, args, done, False, server._loop)
 
     def _on_ack(self, data: list[Any], ack_id: int | None) -> None:
         acks = self._acks

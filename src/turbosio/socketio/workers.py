@@ -82,13 +82,17 @@ class Workers(concurrent.futures.Executor):
         args: tuple[Any, ...],
         done: Done | None,
         errors_only: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         """Run ``func(*args)`` in a worker; then ``done(result, exc)`` on this loop (with
         ``errors_only``: only if it raised, saving the trip back for the usual outcome).
 
-        Must be called on the loop's thread. Without ``done`` an exception is logged.
+        Must be called on the loop's thread, which is ``loop`` if given (saving a getpid()
+        system call that asking asyncio costs on Python 3.11). Without ``done`` an exception
+        is logged.
         """
-        loop = asyncio.get_running_loop()
+        if loop is None:
+            loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._loop = loop
             self._drain_due = False
