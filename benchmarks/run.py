@@ -230,7 +230,7 @@ def scenarios(quick: bool) -> list[Scenario]:
         ),
         Scenario(
             "flask_room",
-            "seed app: 50 clients all sending (1 in flight each), all receive",
+            "seed app: a room of 50, 49 sending (1 in flight each)",
             ["seed_broadcast", "--clients", "50", "--senders", "50", "--window", "1"],
             "deliv/s",
             flask_target=5.0,
