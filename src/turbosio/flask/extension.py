@@ -596,7 +596,10 @@ class SocketIO:
         args = _fit(handler, (*prefix, _REASONS.get(reason, reason)))
         await self._dispatch(client, handler, "disconnect", args)
 
-    async def _core_event(self, event: str, socket: Socket, *args: Any) -> Any:
+    def _event_target(
+        self, event: str, socket: Socket, args: tuple[Any, ...]
+    ) -> tuple[_Client, Callable[..., Any], tuple[Any, ...]] | None:
+        """The client, handler and handler arguments of an incoming event (None: no handler)."""
         client = self._clients.get(socket)
         if client is None:
             return None
@@ -610,6 +613,13 @@ class SocketIO:
             self.logger.info(
                 'received event "%s" from %s [%s]', event, client.sid, client.namespace
             )
+        return client, handler, call_args
+
+    async def _core_event(self, event: str, socket: Socket, *args: Any) -> Any:
+        target = self._event_target(event, socket, args)
+        if target is None:
+            return None
+        client, handler, call_args = target
         return await self._dispatch(client, handler, event, call_args)
 
     async def _core_catch_all(self, socket: Socket, event: str, *args: Any) -> Any:
@@ -617,19 +627,10 @@ class SocketIO:
 
     def _threaded_event(self, event: str, socket: Socket, *args: Any) -> Any:
         """:meth:`_core_event` in a worker thread (async_handlers): the core calls it there."""
-        client = self._clients.get(socket)
-        if client is None:
+        target = self._event_target(event, socket, args)
+        if target is None:
             return None
-        if self._json is not None:
-            args = self._json.incoming(args)
-        found = self._handler_for(client.namespace, event, args)
-        if found is None:
-            return None
-        handler, call_args = found
-        if self.logger is not None:
-            self.logger.info(
-                'received event "%s" from %s [%s]', event, client.sid, client.namespace
-            )
+        client, handler, call_args = target
         return self._invoke(client, handler, event, call_args)
 
     def _threaded_catch_all(self, socket: Socket, event: str, *args: Any) -> Any:
