@@ -3,8 +3,9 @@
 An ``async def`` handler's coroutine is driven inline, in the callback that delivered the
 packet: most handlers finish without ever suspending, and then no ``asyncio.Task`` is created.
 Only a coroutine that really suspends (awaits I/O, a timer, an acknowledgement) is handed to a
-task, which resumes it where it stopped. Plain ``def`` handlers run in the loop's default thread
-pool, so blocking code does not stall other connections.
+task, which resumes it where it stopped. Plain ``def`` event handlers run in the server's
+thread pool (:mod:`turbosio.socketio.workers`), so blocking code does not stall other
+connections; :func:`call_handler` runs the others in the loop's default executor.
 
 Caveat, written in docs/server.md: until its first suspension an inline coroutine runs outside
 any task, so ``asyncio.current_task()`` is ``None`` there and ``asyncio.timeout()`` (which needs
