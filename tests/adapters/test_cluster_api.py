@@ -15,6 +15,7 @@ from turbosio.adapters.cluster import (
     encode_options,
     json_dumps,
     packet_from_wire,
+    reply_once,
 )
 from turbosio.socketio.remote import RemoteSocket, handshake_from_dict
 
@@ -122,3 +123,12 @@ def test_handshake_of_a_remote_socket() -> None:
     )
     assert remote.timeout(2).id == "id1"
     assert remote.handshake.address == ""
+
+
+def test_reply_once_answers_the_first_reply_only() -> None:
+    answers: list[Any] = []
+    reply = reply_once(answers.append)
+    reply({"n": 1})
+    reply({"n": 2})
+    reply(None)
+    assert answers == [{"n": 1}]

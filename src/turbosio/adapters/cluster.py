@@ -212,6 +212,20 @@ def first_value(values: tuple[Any, ...]) -> tuple[bool, Any]:
     return (True, values[0]) if values else (False, None)
 
 
+def reply_once(answer: Callable[[Any], None]) -> Callable[[Any], None]:
+    """The ``reply`` given to a server-side handler for a request of another server: it
+    answers through ``answer`` the first time only (one reply per server, as in Node)."""
+    replied = False
+
+    def reply(value: Any) -> None:
+        nonlocal replied
+        if not replied:
+            replied = True
+            answer(value)
+
+    return reply
+
+
 # -- requests waiting for other servers --------------------------------------------------------
 
 
@@ -503,16 +517,12 @@ class ClusterAdapter(InMemoryAdapter):
         if request_id is None:
             self.nsp._on_server_side_emit(packet, None)  # type: ignore[attr-defined]
             return
-        replied = [False]
 
-        def reply(value: Any) -> None:
-            if replied[0]:  # one reply per server, as in Node
-                return
-            replied[0] = True
+        def answer(value: Any) -> None:
             response = {"requestId": request_id, "packet": value}
             self._respond(sender, MessageType.SERVER_SIDE_EMIT_RESPONSE, response)
 
-        self.nsp._on_server_side_emit(packet, reply)  # type: ignore[attr-defined]
+        self.nsp._on_server_side_emit(packet, reply_once(answer))  # type: ignore[attr-defined]
 
     def _on_response(self, response: Any) -> None:
         """Act on a response to one of this server's requests."""

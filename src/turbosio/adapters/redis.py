@@ -50,6 +50,7 @@ from .cluster import (
     first_value,
     json_dumps,
     packet_from_wire,
+    reply_once,
     socket_details,
     timeout_message,
 )
@@ -496,19 +497,15 @@ class RedisNamespaceAdapter(_NamespaceLifecycle, InMemoryAdapter):
         if request_id is None:
             self.nsp._on_server_side_emit(data, None)  # type: ignore[attr-defined]
             return
-        replied = [False]
 
-        def reply(value: Any) -> None:
-            if replied[0]:  # one reply per server, as in Node
-                return
-            replied[0] = True
+        def answer(value: Any) -> None:
             # Node answers server-side emits on the shared response channel, whatever the
             # publishOnSpecificResponseChannel option says.
             response = {"type": int(_Kind.SERVER_SIDE_EMIT), "requestId": request_id}
             response["data"] = value
             self._link.publish(self._response_channel.encode(), json_dumps(response))
 
-        self.nsp._on_server_side_emit(data, reply)  # type: ignore[attr-defined]
+        self.nsp._on_server_side_emit(data, reply_once(answer))  # type: ignore[attr-defined]
 
     def _on_broadcast_with_ack(self, request: dict[str, Any]) -> None:
         request_id = request.get("requestId")
