@@ -155,6 +155,22 @@ class EmitterOperator(_Operators["EmitterOperator"]):
         self._emitter._publish(*self._target.request(_REMOTE_DISCONNECT, close=close))
 
 
+def _redis_client(redis: Any, asyncio: bool) -> tuple[Any, bool]:
+    """The client to publish with, and whether the emitter made it (and so closes it): one
+    made from a URL (``redis.asyncio`` for ``asyncio``), or the given one, checked."""
+    if not isinstance(redis, str):
+        _check_client(redis)
+        return redis, False
+    try:
+        if asyncio:
+            import redis.asyncio as redis_py
+        else:
+            import redis as redis_py  # type: ignore[no-redef]
+    except ImportError as exc:  # pragma: no cover - redis is in the dev extra
+        raise ImportError("the emitter needs redis-py: pip install turbosio[redis]") from exc
+    return redis_py.Redis.from_url(redis), True
+
+
 class Emitter(EmitterOperator):
     """Publishes to a cluster's clients through Redis, synchronously (see the module doc).
 
@@ -163,19 +179,7 @@ class Emitter(EmitterOperator):
     """
 
     def __init__(self, redis: Any = "redis://127.0.0.1:6379", key: str = "socket.io") -> None:
-        if isinstance(redis, str):
-            try:
-                import redis as redis_py
-            except ImportError as exc:  # pragma: no cover - redis is in the dev extra
-                raise ImportError(
-                    "the emitter needs redis-py: pip install turbosio[redis]"
-                ) from exc
-            self._client: Any = redis_py.Redis.from_url(redis)
-            self._owns = True
-        else:
-            _check_client(redis)
-            self._client = redis
-            self._owns = False
+        self._client, self._owns = _redis_client(redis, asyncio=False)
         super().__init__(self, _Target(key, "/"))
 
     def of(self, nsp: str) -> Emitter:
@@ -244,19 +248,7 @@ class AsyncEmitter(AsyncEmitterOperator):
     """
 
     def __init__(self, redis: Any = "redis://127.0.0.1:6379", key: str = "socket.io") -> None:
-        if isinstance(redis, str):
-            try:
-                import redis.asyncio as redis_py
-            except ImportError as exc:  # pragma: no cover - redis is in the dev extra
-                raise ImportError(
-                    "the emitter needs redis-py: pip install turbosio[redis]"
-                ) from exc
-            self._client: Any = redis_py.Redis.from_url(redis)
-            self._owns = True
-        else:
-            _check_client(redis)
-            self._client = redis
-            self._owns = False
+        self._client, self._owns = _redis_client(redis, asyncio=True)
         super().__init__(self, _Target(key, "/"))
 
     def of(self, nsp: str) -> AsyncEmitter:
