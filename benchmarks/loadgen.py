@@ -9,6 +9,12 @@ Written for speed on one core (uvloop, plain ``asyncio.Protocol``s, no client li
   calls for goes out in one ``write`` (``frame * n``);
 * connection scenarios drop the TCP connection with a reset once done, so no TIME_WAIT piles up.
 
+The connections of ``connect_ws`` are made by a C program, ``connect_ws.c`` (built by ``make
+bench`` into ``benchmarks/.build``), when it is there: this Python code tops out near 16k
+connections per second on its CPU, less than a fast server takes. It runs as a child of this
+process, on the same CPU, and its CPU time counts as the load generator's. ``--connector PATH``
+names it, ``--python-connector`` makes the connections here whatever is built.
+
 It prints one JSON object: the scenario's figures per repeat (``values``), the load
 generator's and the server's CPU share during each window (from /proc, with ``--server-pid``),
 and scenario-specific extras. ``run.py`` starts it pinned to its own CPU.
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import resource
@@ -33,6 +40,8 @@ _CLK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _LINGER_RESET = struct.pack("ii", 1, 0)
 _EIO = "/socket.io/?EIO=4&transport="
+#: Where ``make bench`` builds connect_ws.c, the C load generator of ``connect_ws``.
+CONNECTOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".build", "connect_ws")
 
 
 def _mask(payload: bytes) -> bytes:
@@ -77,16 +86,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 def cpu_busy(cpus: tuple[int, ...] = (0, 1)) -> list[float]:
-    """Seconds each CPU in ``cpus`` spent running processes (user, nice, system) so far,
-    from /proc/stat. Interrupt time is left out: it is mostly the kernel's network work for
-    the measured processes themselves, not other people's."""
+    """Seconds each CPU in ``cpus`` spent running processes (user, nice, system) so far, plus
+    the time a hypervisor gave the CPU to someone else (steal), from /proc/stat. Interrupt
+    time is left out: it is mostly the kernel's network work for the measured processes
+    themselves, not other people's."""
     busy = {}
     with open("/proc/stat", "rb") as f:
         for line in f:
             if line[:3] == b"cpu" and line[3:4].isdigit():
                 name, *ticks = line.split()
                 values = [int(t) for t in ticks[:8]]
-                busy[int(name[3:])] = (values[0] + values[1] + values[2]) / _CLK
+                busy[int(name[3:])] = (values[0] + values[1] + values[2] + values[7]) / _CLK
     return [busy.get(cpu, 0.0) for cpu in cpus]
 
 
@@ -103,12 +113,18 @@ class Meter:
         self.count = 0
         self.server_pid = server_pid
         self.windows: list[dict[str, float]] = []
+        #: Processes generating load for this one (the C connector): their CPU is the load
+        #: generator's too.
+        self.children: list[int] = []
+
+    def loadgen_cpu(self) -> float:
+        """CPU seconds used so far by the load generator: this process and its children."""
+        return cpu_seconds(os.getpid()) + sum(cpu_seconds(pid) for pid in self.children)
 
     async def measure(self, seconds: float) -> float:
         """Count events for ``seconds``; record and return the rate per second."""
-        me = os.getpid()
         c0, t0 = self.count, time.perf_counter()
-        l0 = cpu_seconds(me)
+        l0 = self.loadgen_cpu()
         s0 = cpu_seconds(self.server_pid) if self.server_pid else 0.0
         b0 = cpu_busy()
         await asyncio.sleep(seconds)
@@ -116,7 +132,7 @@ class Meter:
         elapsed = t1 - t0
         window = {
             "rate": (c1 - c0) / elapsed,
-            "loadgen_cpu": (cpu_seconds(me) - l0) / elapsed,
+            "loadgen_cpu": (self.loadgen_cpu() - l0) / elapsed,
         }
         if self.server_pid:
             window["server_cpu"] = (cpu_seconds(self.server_pid) - s0) / elapsed
@@ -498,6 +514,8 @@ async def scenario_connect(args: argparse.Namespace, meter: Meter, upgrade: bool
     """``clients`` loops, each connecting (WebSocket, or polling then upgrade), joining the
     main namespace and dropping the connection, again and again. The figure is connections
     per second; errors are counted apart."""
+    if not upgrade and args.connector:
+        return await scenario_connect_c(args, meter)
     host, port = args.host, args.port
     stop = False
     errors = collections.Counter[str]()
@@ -538,7 +556,56 @@ async def scenario_connect(args: argparse.Namespace, meter: Meter, upgrade: bool
     values = await windows(meter, args)
     stop = True
     await asyncio.wait(tasks, timeout=5)
-    return {"values": values, "unit": "conn/s", "errors": dict(errors)}
+    return {"values": values, "unit": "conn/s", "errors": dict(errors), "generator": "python"}
+
+
+async def scenario_connect_c(args: argparse.Namespace, meter: Meter) -> dict[str, Any]:
+    """``connect_ws`` with the connections made by the C connector (connect_ws.c): the same
+    ``clients`` loops, at a fraction of the CPU per connection. It prints its cumulative counts
+    every 10 ms (``COUNT KIND=N ...``); they go into the meter, whose windows measure the rate
+    as for every scenario, with the connector's CPU counted as the load generator's."""
+    proc = await asyncio.create_subprocess_exec(
+        args.connector,
+        "--host", args.host, "--port", str(args.port), "--clients", str(args.clients),
+        # Counts 10 ms apart: a window's two ends are each at most 10 ms stale.
+        "--interval", "10",
+        # It exits when its stdin ends: when this process does, however that happens.
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    errors: dict[str, int] = {}
+
+    async def read_counts() -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            count, *kinds = line.split()
+            meter.count = int(count)
+            for kind in kinds:
+                name, _, n = kind.partition(b"=")
+                errors[name.decode()] = int(n)
+
+    meter.children.append(proc.pid)
+    reader = asyncio.create_task(read_counts())
+    measuring = asyncio.create_task(windows(meter, args))
+    try:
+        await asyncio.wait((reader, measuring), return_when=asyncio.FIRST_COMPLETED)
+        if not measuring.done():  # its output ended (or could not be read): it is gone
+            reader.result()
+            raise RuntimeError(f"the connector exited early, status {await proc.wait()}")
+        values = measuring.result()
+    finally:
+        meter.children.remove(proc.pid)
+        measuring.cancel()
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()  # SIGTERM to its PID
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+        await asyncio.wait_for(reader, 5)  # the rest of its output, to its end
+    return {"values": values, "unit": "conn/s", "errors": errors, "generator": "c"}
 
 
 async def scenario_memory(args: argparse.Namespace, meter: Meter) -> dict[str, Any]:
@@ -774,7 +841,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--senders", type=int, default=1, help="seed_broadcast: clients sending")
     p.add_argument("--slow", type=int, default=10, help="slow_reader: clients that stop reading")
     p.add_argument("--rss-cap", type=float, default=1024, help="slow_reader: stop past this MiB")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--connector",
+        help=f"connect_ws: the C connector to make the connections (default: {CONNECTOR} "
+        "when it is built)",
+    )
+    p.add_argument(
+        "--python-connector",
+        action="store_true",
+        help="connect_ws: make the connections in Python, even if the C connector is built",
+    )
+    args = p.parse_args(argv)
+    if args.python_connector:
+        args.connector = None
+    elif args.connector:
+        if not os.access(args.connector, os.X_OK):
+            p.error(f"--connector {args.connector}: not an executable file")
+    elif os.access(CONNECTOR, os.X_OK):
+        args.connector = CONNECTOR
+    return args
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ MAIN_PY = ROOT / ".venv" / "bin" / "python"
 PEERS_PY = HERE / ".venv-peers" / "bin" / "python"
 NODE_DIR = HERE / "node"
 RESULTS = HERE / "results"
+#: The C load generator of "connect over websocket" (connect_ws.c), built by `make bench`.
+CONNECTOR = HERE / ".build" / "connect_ws"
 
 SERVER_CPU = "0"
 LOADGEN_CPU = "1"
@@ -125,6 +127,14 @@ class Scenario:
     flask_target: float | None = None
 
 
+def connector_args() -> list[str]:
+    """The loadgen arguments of connect_ws: the C connector when it is built, which the
+    calibration against the bare server then uses too; else the Python generator."""
+    if os.access(CONNECTOR, os.X_OK):
+        return ["--connector", str(CONNECTOR)]
+    return ["--python-connector"]
+
+
 def scenarios(quick: bool) -> list[Scenario]:
     """The scenarios of the performance issue, in table order."""
     return [
@@ -170,7 +180,7 @@ def scenarios(quick: bool) -> list[Scenario]:
         Scenario(
             "connect_ws",
             "connect over websocket",
-            ["connect_ws", "--clients", "50"],
+            ["connect_ws", "--clients", "50", *connector_args()],
             "conn/s",
             node_target=2.5,
             calibrate=True,
@@ -488,7 +498,8 @@ def render(
         f"Figures: median (min-max) over {repeats} repeat(s). Ratios are how many times better "
         "turbosio is (for KiB, ms and MiB: the other's figure divided by turbosio's). "
         "'lg' / 'srv': CPU share of the load generator / the server during the windows; "
-        "'other': what other processes took of the two CPUs meanwhile (noise). "
+        "'other': what other processes, or the hypervisor (steal), took of the two CPUs "
+        "meanwhile (noise). "
         "'t/Node per CPU': the same ratio with each figure divided by its server's CPU share, "
         "the fairer one for CPU-bound rows when 'other' is large."
     )
@@ -616,6 +627,14 @@ def main() -> None:
     log = RESULTS / f"servers-{stamp}.log"
     rows: list[tuple[Scenario, dict[str, dict[str, Any]]]] = []
     started = time.monotonic()
+    if (not chosen or "connect_ws" in chosen) and not os.access(CONNECTOR, os.X_OK):
+        print(
+            f"!!! {CONNECTOR.relative_to(ROOT)} is not built (no C compiler for `make bench`?): "
+            "'connect over websocket' is measured with the Python load generator, whose own "
+            "ceiling (about 16k conn/s) may be the figure",
+            file=sys.stderr,
+            flush=True,
+        )
     for sc in scenarios(opts.quick):
         if chosen and sc.key not in chosen:
             continue

@@ -1,0 +1,266 @@
+"""The load generator of ``make bench`` (benchmarks/loadgen.py) in its ``connect_ws`` scenario,
+with either generator: the Python one, or the C connector (benchmarks/connect_ws.c), built here
+with ``cc`` into a temporary directory.
+
+Each run is short (a window of half a second): against the benchmark app on turbosio, against a
+server that answers the upgrade with a 404 (every attempt an error, counted), and, for the C
+connector alone, against a scripted server that splits its answers and pings in between.
+Without a C compiler the connector's tests are skipped with a loud reason; under ``CI=true``
+they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+#: Seconds a process may take to start or to finish: far above what it needs.
+TIMEOUT = 30.0
+
+
+def _import_loadgen() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_loadgen", BENCH / "loadgen.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+loadgen = _import_loadgen()
+
+
+@pytest.fixture(scope="module")
+def connector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """connect_ws.c built with ``cc`` (warnings are errors); skipped (failed under CI=true)
+    without a C compiler."""
+    cc = shutil.which("cc")
+    if cc is None:
+        message = "!!! no C compiler (`cc`): the C connector of connect_ws is NOT tested"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: this is an error)", pytrace=False)
+        pytest.skip(message)
+    binary = tmp_path_factory.mktemp("connector") / "connect_ws"
+    source = BENCH / "connect_ws.c"
+    build = subprocess.run(
+        [cc, "-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-o", str(binary), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
+    return binary
+
+
+@pytest.fixture(params=["c", "python"])
+def generator(request: pytest.FixtureRequest) -> tuple[str, list[str]]:
+    """Which generator makes the connections, and the loadgen options that choose it."""
+    if request.param == "c":
+        return "c", ["--connector", str(request.getfixturevalue("connector"))]
+    return "python", ["--python-connector"]
+
+
+@pytest.fixture(scope="module")
+def bench_server() -> Iterator[tuple[int, int]]:
+    """benchmarks/apps/turbosio_app.py in a process of its own, as run.py starts it (without
+    the CPU pinning); yields ``(port, pid)``."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH / "apps" / "turbosio_app.py"), str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            assert proc.poll() is None, f"the server exited with {proc.returncode}"
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            assert time.monotonic() < deadline, f"nothing listening on port {port}"
+            time.sleep(0.05)
+        yield port, proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def run_loadgen(port: int, *options: str) -> dict[str, Any]:
+    """Run loadgen.py's connect_ws scenario briefly; its JSON result."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(BENCH / "loadgen.py"), "connect_ws", "--port", str(port),
+        "--duration", "0.5", "--repeats", "1", "--warmup", "0.2", *options,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    assert proc.returncode == 0, err.decode()
+    result: dict[str, Any] = json.loads(out.decode().splitlines()[-1])
+    assert "error" not in result, (result, err.decode()[-2000:])
+    return result
+
+
+async def test_connect_ws_against_turbosio(
+    bench_server: tuple[int, int], generator: tuple[str, list[str]]
+) -> None:
+    name, options = generator
+    port, pid = bench_server
+    result = await run_loadgen(port, "--server-pid", str(pid), "--clients", "10", *options)
+    assert result["generator"] == name
+    assert result["errors"] == {}
+    assert len(result["values"]) == 1 and result["values"][0] > 0
+    window = result["windows"][0]
+    assert window["loadgen_cpu"] > 0 and window["server_cpu"] > 0
+
+
+async def _answer_404(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A plain HTTP server's answer to the upgrade request: not found."""
+    try:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+async def test_connect_ws_counts_errors(generator: tuple[str, list[str]]) -> None:
+    server = await asyncio.start_server(_answer_404, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        result = await run_loadgen(port, "--clients", "4", *generator[1])
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result["values"] == [0]
+    errors = result["errors"]
+    assert sum(errors.values()) > 0
+    if generator[0] == "c":
+        assert set(errors) == {"status"}, errors
+    else:
+        assert all("404" in kind for kind in errors), errors
+
+
+async def test_meter_counts_the_cpu_of_its_children() -> None:
+    """The connector's CPU is the load generator's: a busy child counts in ``loadgen_cpu``."""
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "while True: pass")
+    try:
+        meter = loadgen.Meter(None)
+        meter.children.append(child.pid)
+        await asyncio.sleep(0.1)
+        await meter.measure(0.5)
+    finally:
+        child.kill()
+        await child.wait()
+    assert meter.windows[0]["loadgen_cpu"] > 0.3
+
+
+# -- the connector against a scripted server ------------------------------------------------
+
+
+def _server_frame(text: bytes) -> bytes:
+    """An unmasked text frame, as a server sends it."""
+    if len(text) < 126:
+        return bytes((0x81, len(text))) + text
+    return bytes((0x81, 126)) + len(text).to_bytes(2, "big") + text
+
+
+async def _client_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The next frame from the client: ``(first byte, unmasked payload)``; it must be masked."""
+    first, second = await reader.readexactly(2)
+    assert second & 0x80, "a client frame must be masked"
+    mask = await reader.readexactly(4)
+    data = await reader.readexactly(second & 0x7F)
+    return first, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+async def _dribble(writer: asyncio.StreamWriter, data: bytes, piece: int) -> None:
+    """Write ``data`` in pieces of ``piece`` bytes, a moment apart: separate TCP segments."""
+    for i in range(0, len(data), piece):
+        writer.write(data[i : i + piece])
+        await writer.drain()
+        await asyncio.sleep(0.002)
+
+
+async def test_connector_reads_split_answers_and_answers_pings(connector: Path) -> None:
+    """The head, the open packet and the "40" arrive in pieces (7 bytes, or 3), a ping comes
+    in between: the connector answers it with a masked "3" and still counts every connection."""
+    handshakes: list[str] = []
+
+    async def scripted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n")
+            await _dribble(
+                writer,
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+                + _server_frame(b'0{"sid":"abc","upgrades":[],"pingInterval":25000}'),
+                7,
+            )
+            assert await _client_frame(reader) == (0x81, b"40")
+            writer.write(_server_frame(b"2"))  # an Engine.IO ping
+            assert await _client_frame(reader) == (0x81, b"3")
+            await _dribble(writer, _server_frame(b'40{"sid":"def"}'), 3)
+            handshakes.append("ok")
+            # The connector drops the connection with a reset.
+            await reader.read()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the reset, or the connector stopped at the end of the test
+        except Exception as exc:  # reported by the test, after the run
+            handshakes.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(scripted, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        proc = await asyncio.create_subprocess_exec(
+            str(connector), "--port", str(port), "--clients", "3", "--interval", "20",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdin is not None
+        lines: list[str] = []
+
+        async def until_six() -> None:
+            assert proc.stdout is not None
+            while not lines or int(lines[-1].split()[0]) < 6:
+                line = await proc.stdout.readline()
+                assert line, "the connector exited"
+                lines.append(line.decode())
+
+        try:
+            await asyncio.wait_for(until_six(), 10)
+        finally:
+            proc.stdin.close()  # the end of its input stops it
+            rest, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert proc.returncode == 0, err.decode()
+    assert [h for h in handshakes if h != "ok"] == []
+    # Every line is a count alone: no error of any kind.
+    assert all(len(line.split()) == 1 for line in lines + rest.decode().splitlines()), lines
+    assert int(rest.decode().splitlines()[-1]) >= 6
