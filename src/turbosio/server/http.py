@@ -280,7 +280,6 @@ class HttpConnection(Connection):
         "_stopped",
         "_tail",
         "_url",
-        "_ws",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -299,8 +298,6 @@ class HttpConnection(Connection):
         # Parsing stopped: after "Connection: close", an upgrade, an error or EOF.
         self._stopped = False
         self._paused = False
-        # After an upgrade: the WebSocket protocol this one hands every event to.
-        self._ws: WebSocketConnection | None = None
         # The status to answer with once what is owed is written (a client error).
         self._error = 0
         # Bytes that followed a WebSocket upgrade request: the first frames, if any.
@@ -343,10 +340,6 @@ class HttpConnection(Connection):
 
     def data_received(self, data: bytes) -> None:
         """Parse ``data``; hand over the requests it completed."""
-        ws = self._ws
-        if ws is not None:
-            ws.data_received(data)
-            return
         parser = self._parser
         if self._stopped or parser is None:
             if self._tail is not None:
@@ -367,11 +360,6 @@ class HttpConnection(Connection):
         if len(self._pending) >= MAX_PIPELINED and not self._paused:
             self._pause()
         self._dispatch()
-        if self._tail is not None and not self._paused:
-            # An upgrade the application did not accept (or reject) at once: nothing is read
-            # until it does. One accepted at once, the common case, never pauses the transport
-            # (a pause and a resume are two system calls per connection).
-            self._pause()
 
     def eof_received(self) -> bool | None:
         """The client closed its side: it is gone, as Node's HTTP server also takes it.
@@ -379,19 +367,12 @@ class HttpConnection(Connection):
         A pending request's ``on_disconnect`` fires (a long-polling client that left). What is
         already buffered for the client is written before the transport closes.
         """
-        if self._ws is not None:
-            return self._ws.eof_received()
         self._stopped = True
         self._flush_now()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Tell the pending request's ``on_disconnect`` callback the client went away."""
-        ws = self._ws
-        if ws is not None:
-            self._ws = None
-            ws.connection_lost(exc)
-            return
         self._transport = None
         self._stopped = True
         self._lost = True
@@ -409,20 +390,6 @@ class HttpConnection(Connection):
                     callback()
                 except Exception:
                     logger.exception("error in on_disconnect callback of %r", req)
-
-    def pause_writing(self) -> None:
-        """The transport's write buffer is over its high-water mark."""
-        if self._ws is not None:
-            self._ws.pause_writing()
-        else:
-            self._write_paused = True
-
-    def resume_writing(self) -> None:
-        """The transport's write buffer drained below its low-water mark."""
-        if self._ws is not None:
-            self._ws.resume_writing()
-        else:
-            self._write_paused = False
 
     def shutdown(self) -> None:
         """Close this connection because the server is stopping."""
@@ -542,6 +509,7 @@ class HttpConnection(Connection):
         if isinstance(last, HttpWebSocketRequest):
             self._stopped = True
             self._tail = tail
+            self._pause()
             return
         # Another protocol (h2c, CONNECT): not ours to switch to, so it stays plain HTTP/1.1.
         self._parser = httptools.HttpRequestParser(self)
@@ -662,17 +630,9 @@ class HttpConnection(Connection):
         tail = self._tail or b""
         self._tail = None
         key = request.headers["sec-websocket-key"].strip()
-        paused = self._paused
-        # This protocol stays the transport's and hands everything to ``ws`` from now on:
-        # uvloop's set_protocol() would stop and restart reading, two system calls per
-        # connection.
-        self._ws = ws
-        self._headers = []
-        self._body = []
-        self._pending.clear()
+        transport.set_protocol(ws)
         ws._start(
             transport,
-            paused,
             b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
             b"sec-websocket-accept: " + accept_key(key).encode() + b"\r\n\r\n",
             tail,

@@ -1,12 +1,10 @@
 """The WebSocket side of a connection, after the 101 (implements ``engineio.io.WebSocket``).
 
-After the 101, :class:`~turbosio.server.http.HttpConnection` hands every event of the
-transport (reads, the end, write pressure) to a :class:`WebSocketConnection` and drops its
-HTTP state. It stays the transport's protocol because uvloop's ``set_protocol`` stops and
-restarts reading, two system calls per connection. Frames are parsed by
-:class:`~turbosio.server.frames.FrameParser`; every message and control frame one read
-delivers is handled in that read, and every frame it causes (pongs, the engine's replies) goes
-out with the connection's next flush: one ``write``.
+The transport is handed from :class:`~turbosio.server.http.HttpConnection` to a
+:class:`WebSocketConnection` with ``transport.set_protocol``, so an upgraded connection carries
+no HTTP state. Frames are parsed by :class:`~turbosio.server.frames.FrameParser`; every message
+and control frame one read delivers is handled in that read, and every frame it causes (pongs,
+the engine's replies) goes out with the connection's next flush: one ``write``.
 
 Closing (RFC 6455 section 7):
 
@@ -82,15 +80,13 @@ class WebSocketConnection(Connection):
 
     # Called by HttpConnection when the handshake is accepted.
 
-    def _start(
-        self, transport: asyncio.Transport, paused: bool, handshake: bytes, tail: bytes
-    ) -> None:
+    def _start(self, transport: asyncio.Transport, handshake: bytes, tail: bytes) -> None:
         self._transport = transport
         self._state.connections.add(self)
         self._write(handshake)
         if tail:
             self.data_received(tail)
-        if paused and not transport.is_closing():
+        if not transport.is_closing():
             transport.resume_reading()
 
     def _lost_before_start(self) -> None:
