@@ -37,6 +37,27 @@ async def test_request_is_described_to_the_app(server: Server) -> None:
     writer.close()
 
 
+async def test_recurring_header_values_are_shared_between_requests(
+    app: EchoApp, server: Server
+) -> None:
+    # A session keeps its request: a value every client sends alike (host, user agent) is one
+    # string for all of them; a value each client sends its own (a cookie) is not kept.
+    for cookie in ("a=1", "a=2", "a=1"):
+        reader, writer = await connect(server.port)
+        writer.write(
+            b"GET /echo HTTP/1.1\r\nHost: example.test\r\nUser-Agent: Browser/1.0 (X11)\r\n"
+            b"Cookie: " + cookie.encode() + b"\r\n\r\n"
+        )
+        assert (await read_response(reader)).status == 200
+        writer.close()
+    first, second, third = (r.headers for r in app.requests[-3:])
+    assert first["host"] == "example.test"
+    assert first["host"] is second["host"] is third["host"]
+    assert first["user-agent"] is second["user-agent"]
+    assert (first["cookie"], second["cookie"], third["cookie"]) == ("a=1", "a=2", "a=1")
+    assert first["cookie"] is not third["cookie"]
+
+
 async def test_keep_alive_serves_several_requests_on_one_connection(server: Server) -> None:
     reader, writer = await connect(server.port)
     for i in range(3):

@@ -45,6 +45,7 @@ async def test_connect_replies_with_sid_and_handshake(sio: turbosio.Server, url:
         seen["address"] = socket.handshake.address
         seen["id"] = socket.id
         seen["rooms"] = socket.rooms
+        seen["extra"] = socket.handshake.extra
         socket.emit("welcome", "hi")
 
     c, reply = await client(url, auth={"token": "abc"})
@@ -57,6 +58,10 @@ async def test_connect_replies_with_sid_and_handshake(sio: turbosio.Server, url:
     assert seen["query"]["EIO"] == "4"
     assert seen["address"] == "127.0.0.1"
     assert seen["rooms"] == {seen["id"]}
+    # A local socket's handshake has no extra fields (a shared, read-only empty mapping).
+    assert dict(seen["extra"]) == {}
+    with pytest.raises(TypeError):
+        seen["extra"]["x"] = 1
     # What the connect handler emitted comes after the CONNECT reply.
     assert event(str(await c.recv())) == ["welcome", "hi"]
     await c.close()

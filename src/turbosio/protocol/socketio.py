@@ -556,7 +556,9 @@ class JsonDecoder:
     def __init__(self, max_attachments: int = 10) -> None:
         self.max_attachments = max_attachments
         self._pending: tuple[PacketType, str, Any, int | None, int] | None = None
-        self._buffers: list[bytes] = []
+        # The attachments received so far, only while a binary packet is pending: most
+        # connections never send one, and an idle connection should cost little memory.
+        self._buffers: list[bytes] | None = None
 
     @property
     def awaiting_attachments(self) -> bool:
@@ -566,7 +568,7 @@ class JsonDecoder:
     def reset(self) -> None:
         """Forget a partly received binary packet."""
         self._pending = None
-        self._buffers = []
+        self._buffers = None
 
     def feed(self, data: str | bytes) -> Packet | None:
         """Take one Engine.IO message; return the packet it completes, or ``None`` while
@@ -613,12 +615,14 @@ class JsonDecoder:
                 _reconstruct(payload, [])
                 return ptype, namespace, payload, ack_id
             self._pending = (ptype, namespace, payload, ack_id, attachments)
+            self._buffers = []
             return None
         if isinstance(data, _BINARY):
             pending = self._pending
             if pending is None:
                 raise DecodeError("got binary data when not reconstructing a packet")
             buffers = self._buffers
+            assert buffers is not None  # set with _pending
             buffers.append(bytes(data))
             if len(buffers) < pending[4]:
                 return None

@@ -92,6 +92,37 @@ def _status_line(status: int) -> bytes:
 # string per name for the whole server instead of one per request kept with each session.
 # Bounded, as a client may send any names.
 _header_names: dict[bytes, str] = {}
+
+# The same for the values of headers that recur from client to client (the host, a browser's
+# user agent and languages, the upgrade headers): a WebSocket session keeps its request, so
+# each connection would otherwise hold its own copy of each. Values that differ per client
+# (keys, cookies) are not kept. Bounded, and emptied when full.
+_header_values: dict[bytes, str] = {}
+_MAX_HEADER_VALUES = 1024
+_SHARED_VALUE_HEADERS = frozenset(
+    {
+        "host",
+        "connection",
+        "upgrade",
+        "origin",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "pragma",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-ch-ua",
+        "sec-ch-ua-mobile",
+        "sec-ch-ua-platform",
+        "sec-fetch-dest",
+        "sec-fetch-mode",
+        "sec-fetch-site",
+        "content-type",
+        "x-forwarded-proto",
+    }
+)
 _MAX_HEADER_NAMES = 512
 
 # Response header lists recur (a polling response's, a CORS answer's for one origin): each
@@ -472,13 +503,20 @@ class HttpConnection(Connection):
         self._deadline = 0.0
         headers: dict[str, str] = {}
         names = _header_names
+        values = _header_values
         for raw_name, raw_value in self._headers:
             name = names.get(raw_name)
             if name is None:
                 name = raw_name.decode("latin-1").lower()
                 if len(names) < _MAX_HEADER_NAMES:
                     names[raw_name] = name
-            value = raw_value.decode("latin-1")
+            value = values.get(raw_value)
+            if value is None:
+                value = raw_value.decode("latin-1")
+                if name in _SHARED_VALUE_HEADERS and len(raw_value) <= 512:
+                    if len(values) >= _MAX_HEADER_VALUES:
+                        values.clear()
+                    values[raw_value] = value
             if name in headers:
                 headers[name] += ", " + value
             else:

@@ -41,8 +41,9 @@ class Connection:
         self.decoder = server.parser.decoder(max_attachments=server.max_attachments)
         #: namespace name -> connected socket
         self.nsps: dict[str, Socket] = {}
-        #: namespace name -> socket whose middlewares / connect handler are running
-        self.connecting: dict[str, Socket] = {}
+        #: namespace name -> socket whose middlewares / connect handler are running (None
+        #: while there is none: an idle connection keeps no empty dict)
+        self.connecting: dict[str, Socket] | None = None
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
         if server.connect_timeout is not None:
@@ -94,9 +95,11 @@ class Connection:
             if kind != PacketType.CONNECT and kind != PacketType.CONNECT_ERROR:
                 socket._on_packet(packet)
                 return
-        elif kind == PacketType.CONNECT and name not in self.connecting:
-            self._connect(name, packet.data)
-            return
+        elif kind == PacketType.CONNECT:
+            connecting = self.connecting
+            if connecting is None or name not in connecting:
+                self._connect(name, packet.data)
+                return
         logger.info(
             "closing %s: invalid state (packet type %d for namespace %s)",
             self._peer(),
@@ -158,6 +161,8 @@ class Connection:
             self._timer = None
         for socket in list(self.nsps.values()):
             socket._on_close(reason)
-        for socket in list(self.connecting.values()):
-            socket.nsp._unregister(socket)
-        self.connecting.clear()
+        connecting = self.connecting
+        if connecting is not None:
+            self.connecting = None
+            for socket in list(connecting.values()):
+                socket.nsp._unregister(socket)

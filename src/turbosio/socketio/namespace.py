@@ -332,6 +332,8 @@ class Namespace:
             address=proxies.client_address(request),
         )
         socket = Socket(self, conn, handshake, random_id())
+        if conn.connecting is None:
+            conn.connecting = {}
         conn.connecting[self.name] = socket
         spawn(self._connect(conn, socket, auth))
 
@@ -387,8 +389,11 @@ class Namespace:
             self._refuse(conn, socket, str(exc) or type(exc).__name__, None)
             return
         finally:
-            if conn.connecting.get(self.name) is socket:
-                del conn.connecting[self.name]
+            connecting = conn.connecting
+            if connecting is not None and connecting.get(self.name) is socket:
+                del connecting[self.name]
+                if not connecting:
+                    conn.connecting = None
         if conn.closed or not socket.connected:
             self._unregister(socket)
             return

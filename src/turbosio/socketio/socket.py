@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import BroadcastOptions
@@ -27,6 +28,13 @@ __all__ = ["Handshake", "Socket"]
 
 logger = logging.getLogger("turbosio.server")
 _packet_logger = logging.getLogger("turbosio.packets")
+
+
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+def _no_extra() -> Mapping[str, Any]:
+    return _NO_EXTRA
 
 
 @dataclass(slots=True)
@@ -51,7 +59,9 @@ class Handshake:
     secure: bool
     #: True when the request came from another origin than the server's.
     xdomain: bool
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: Fields of a remote socket's handshake that this class does not name (read-only; shared
+    #: and empty for local sockets).
+    extra: Mapping[str, Any] = field(default_factory=_no_extra)
 
 
 def _ack_args(result: Any) -> list[Any]:
