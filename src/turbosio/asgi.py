@@ -32,8 +32,8 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
 
+from .engineio.decoding import decode_headers, parse_query
 from .engineio.io import Headers, Request, SharedMessage, WebSocketHandler, WebSocketRequest
 from .server.limits import DEFAULT_HIGH_WATER, DEFAULT_MAX_OUTBOUND
 
@@ -200,16 +200,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if name in headers:
-            # Cookie headers split by the client (HTTP/2 does) join with "; " as Node does.
-            headers[name] += ("; " if name == "cookie" else ", ") + value
-        else:
-            headers[name] = value
-    return headers
+    return decode_headers(scope.get("headers", ()))
 
 
 def _encode_headers(headers: Headers, body: bytes) -> list[tuple[bytes, bytes]]:
@@ -248,10 +239,7 @@ class _BaseRequest:
         self.method = method
         self.path: str = scope["path"]
         self.query_string = scope.get("query_string", b"").decode("latin-1")
-        query: dict[str, str] = {}
-        for name, value in parse_qsl(self.query_string, keep_blank_values=True):
-            query.setdefault(name, value)
-        self.query: Mapping[str, str] = query
+        self.query: Mapping[str, str] = parse_query(self.query_string)
         self.headers: Mapping[str, str] = headers
         self.body = body
         client = scope.get("client")

@@ -14,20 +14,23 @@ import threading
 
 __all__ = ["random_id"]
 
-_POOL_SIZE = 4095  # a multiple of 15
+_POOL_SIZE = 4095  # a multiple of 15: the pool encodes into whole 20-character ids
+_ID_CHARS = 20
 _lock = threading.Lock()
-_pool = b""
-_pos = _POOL_SIZE
+# The pool, already encoded: the next id is the 20 characters at _pos.
+_ids = ""
+_pos = _POOL_SIZE // 15 * _ID_CHARS
 
 
 def random_id() -> str:
     """A fresh id: 15 bytes of ``os.urandom``, URL-safe base64, 20 characters."""
-    global _pool, _pos
+    global _ids, _pos
     with _lock:
         pos = _pos
-        if pos >= _POOL_SIZE:
-            _pool = os.urandom(_POOL_SIZE)
+        if pos >= len(_ids):
+            # 15 bytes encode to 20 characters with no padding, so the whole pool encodes
+            # at once into consecutive ids.
+            _ids = base64.urlsafe_b64encode(os.urandom(_POOL_SIZE)).decode()
             pos = 0
-        _pos = pos + 15
-        chunk = _pool[pos : pos + 15]
-    return base64.urlsafe_b64encode(chunk).decode()
+        _pos = pos + _ID_CHARS
+        return _ids[pos : pos + _ID_CHARS]

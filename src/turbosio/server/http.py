@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import hashlib
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Protocol, cast
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 import httptools
 
+from ..engineio.decoding import decode_headers, parse_query
 from ..engineio.io import Headers, Request, WebSocket, WebSocketRequest
 from .connection import Connection, ServerState, _peer, logger
 from .websocket import WebSocketConnection
@@ -88,43 +90,6 @@ def _status_line(status: int) -> bytes:
     return line
 
 
-# Request header names as received -> their lower-case str, shared by every request: one
-# string per name for the whole server instead of one per request kept with each session.
-# Bounded, as a client may send any names.
-_header_names: dict[bytes, str] = {}
-
-# The same for the values of headers that recur from client to client (the host, a browser's
-# user agent and languages, the upgrade headers): a WebSocket session keeps its request, so
-# each connection would otherwise hold its own copy of each. Values that differ per client
-# (keys, cookies) are not kept. Bounded, and emptied when full.
-_header_values: dict[bytes, str] = {}
-_MAX_HEADER_VALUES = 1024
-_SHARED_VALUE_HEADERS = frozenset(
-    {
-        "host",
-        "connection",
-        "upgrade",
-        "origin",
-        "user-agent",
-        "accept",
-        "accept-encoding",
-        "accept-language",
-        "cache-control",
-        "pragma",
-        "sec-websocket-version",
-        "sec-websocket-extensions",
-        "sec-ch-ua",
-        "sec-ch-ua-mobile",
-        "sec-ch-ua-platform",
-        "sec-fetch-dest",
-        "sec-fetch-mode",
-        "sec-fetch-site",
-        "content-type",
-        "x-forwarded-proto",
-    }
-)
-_MAX_HEADER_NAMES = 512
-
 # Response header lists recur (a polling response's, a CORS answer's for one origin): each
 # is checked and formatted once. Bounded, as values such as cookies can vary without end.
 _header_blocks: dict[tuple[tuple[str, str], ...], tuple[str, bool]] = {}
@@ -163,7 +128,8 @@ def _error_response(status: int) -> bytes:
 
 def accept_key(key: str) -> str:
     """Return the Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 4.2.2)."""
-    return base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()
+    digest = hashlib.sha1(key.encode() + _WS_GUID).digest()
+    return binascii.b2a_base64(digest, newline=False).decode()
 
 
 class _Abort(Exception):
@@ -218,19 +184,7 @@ class HttpRequest:
         self.path = path
         qs = query_string.partition(b"#")[0].decode("latin-1")
         self.query_string = qs
-        query: dict[str, str] = {}
-        if qs:
-            if "%" in qs or "+" in qs:
-                for name, value in parse_qsl(qs, keep_blank_values=True):
-                    query.setdefault(name, value)
-            else:
-                # Nothing to decode (an Engine.IO query: EIO=4&transport=polling&sid=...):
-                # the pairs as parse_qsl would give them, at a fraction of its cost.
-                for pair in qs.split("&"):
-                    if pair:
-                        name, _, value = pair.partition("=")
-                        query.setdefault(name, value)
-        self.query: Mapping[str, str] = query
+        self.query: Mapping[str, str] = parse_query(qs)
         self.headers: Mapping[str, str] = headers
         self.body = body
         self.client = conn._client
@@ -501,26 +455,7 @@ class HttpConnection(Connection):
         # Whole: no deadline while the application answers (a long-poll may be held).
         self._reading = False
         self._deadline = 0.0
-        headers: dict[str, str] = {}
-        names = _header_names
-        values = _header_values
-        for raw_name, raw_value in self._headers:
-            name = names.get(raw_name)
-            if name is None:
-                name = raw_name.decode("latin-1").lower()
-                if len(names) < _MAX_HEADER_NAMES:
-                    names[raw_name] = name
-            value = values.get(raw_value)
-            if value is None:
-                value = raw_value.decode("latin-1")
-                if name in _SHARED_VALUE_HEADERS and len(raw_value) <= 512:
-                    if len(values) >= _MAX_HEADER_VALUES:
-                        values.clear()
-                    values[raw_value] = value
-            if name in headers:
-                headers[name] += ", " + value
-            else:
-                headers[name] = value
+        headers = decode_headers(self._headers)
         method = parser.get_method().decode("latin-1")
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         keep_alive = parser.should_keep_alive()
@@ -686,8 +621,10 @@ def _websocket_problem(method: str, version: str, headers: Mapping[str, str]) ->
         return "method is not GET"
     if version != "1.1":
         return "HTTP version is not 1.1"
-    tokens = [t.strip().lower() for t in headers.get("connection", "").split(",")]
-    if "upgrade" not in tokens:
+    connection = headers.get("connection", "")
+    if connection != "Upgrade" and "upgrade" not in [
+        t.strip().lower() for t in connection.split(",")
+    ]:
         return "no 'Connection: Upgrade'"
     if headers.get("sec-websocket-version", "").strip() != "13":
         return "Sec-WebSocket-Version is not 13"
