@@ -69,6 +69,7 @@ LABELS = {
     "node": "Node socket.io 4.8",
     "pysio": "python-socketio 5",
     "bare": "bare server",
+    "asgi-floor": "uvicorn alone",
     "flask": "turbosio.flask",
     "fsio-gevent": "Flask-SocketIO 5 (gevent)",
     "fsio-eventlet": "Flask-SocketIO 5 (eventlet)",
@@ -84,6 +85,8 @@ def server_command(name: str, port: int) -> list[str]:
         return [str(MAIN_PY), "-m", "uvicorn", "turbosio_app:app", "--app-dir", apps]
     if name == "pysio":
         return [str(PEERS_PY), "-m", "uvicorn", "pysio_app:app", "--app-dir", apps]
+    if name == "asgi-floor":
+        return [str(MAIN_PY), "-m", "uvicorn", "bare_asgi:app", "--app-dir", apps]
     if name == "node":
         return ["node", str(NODE_DIR / "server.mjs"), str(port)]
     if name == "bare":
@@ -120,6 +123,8 @@ class Scenario:
     #: Fresh server per repeat (the loadgen then runs one repeat at a time).
     fresh_per_repeat: bool = False
     calibrate: bool = False
+    #: Also measure uvicorn alone (apps/bare_asgi.py): the floor of every ASGI app's figure.
+    asgi_floor: bool = False
     #: Loadgen arguments that override the run's timing (slow_reader runs longer).
     timing: list[str] = field(default_factory=list)
     #: A row of the seed's Flask app (run against FLASK_SERVERS), with its target ratio
@@ -184,6 +189,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             "conn/s",
             node_target=2.5,
             calibrate=True,
+            asgi_floor=True,
         ),
         Scenario(
             "connect_upgrade",
@@ -200,6 +206,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             higher_is_better=False,
             node_target=0.5,
             fresh_per_repeat=True,
+            asgi_floor=True,
         ),
         Scenario("polling_echo", "polling-only echo with ack", ["polling_echo"], "msg/s"),
         Scenario(
@@ -293,7 +300,7 @@ def running_server(name: str, log: Path) -> Iterator[tuple[int, int]]:
     """Start server ``name`` on CPU 0; yield ``(port, pid)``; stop it."""
     port = free_port()
     cmd = [*PREFIX, "taskset", "-c", SERVER_CPU, *server_command(name, port)]
-    if name in ("asgi", "pysio"):
+    if name in ("asgi", "pysio", "asgi-floor"):
         cmd += [*UVICORN_FLAGS, "--port", str(port)]
     env = server_env(name, port)
     with open(log, "ab") as out:
@@ -537,6 +544,19 @@ def render_flask(rows: list[tuple[Scenario, dict[str, dict[str, Any]]]], servers
     return "\n".join(lines)
 
 
+def floor_line(sc: Scenario, results: dict[str, dict[str, Any]]) -> str:
+    """What uvicorn alone reaches in scenario ``sc``, and the best asgi/py ratio it allows."""
+    floor, pysio = median(results.get("asgi-floor")), median(results.get("pysio"))
+    line = (
+        f"- {sc.key} / uvicorn alone (apps/bare_asgi.py, no Socket.IO work): "
+        f"{fmt(floor, sc.unit) + ' ' + sc.unit if floor is not None else '-'}"
+    )
+    best = better_by(sc, floor, pysio)
+    if best is not None:
+        line += f"; no ASGI app under uvicorn can be more than {best:.2f}x python-socketio here"
+    return line
+
+
 def extras(rows: list[tuple[Scenario, dict[str, dict[str, Any]]]]) -> str:
     """Details the table leaves out: latency percentiles, slow-reader drops, errors."""
     out = []
@@ -562,6 +582,8 @@ def extras(rows: list[tuple[Scenario, dict[str, dict[str, Any]]]]) -> str:
                         f"{run['delivery_rate']:.0f} deliveries/s to the others"
                     )
                     break
+            if server == "asgi-floor":
+                out.append(floor_line(sc, results))
             if sc.key == "memory":
                 for run in r.get("runs", [])[:1]:
                     out.append(
@@ -643,6 +665,8 @@ def main() -> None:
         order = [s for s in servers if (s in FLASK_SERVERS) == flask_row]
         if sc.calibrate and not opts.no_calibrate and not opts.quick:
             order.append("bare")
+        if sc.asgi_floor and "asgi" in order and not opts.quick:
+            order.append("asgi-floor")
         for server in order:
             t0 = time.monotonic()
             results[server] = measure(sc, server, opts, log)

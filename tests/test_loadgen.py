@@ -79,13 +79,39 @@ def generator(request: pytest.FixtureRequest) -> tuple[str, list[str]]:
 def bench_server() -> Iterator[tuple[int, int]]:
     """benchmarks/apps/turbosio_app.py in a process of its own, as run.py starts it (without
     the CPU pinning); yields ``(port, pid)``."""
+    with _serve(
+        lambda port: [sys.executable, str(BENCH / "apps" / "turbosio_app.py"), str(port)]
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def floor_server() -> Iterator[tuple[int, int]]:
+    """benchmarks/apps/bare_asgi.py under uvicorn, as run.py starts "asgi-floor"."""
+    pytest.importorskip("uvicorn")
+    with _serve(
+        lambda port: [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_asgi:app",
+            "--app-dir",
+            str(BENCH / "apps"),
+            "--log-level",
+            "warning",
+            "--port",
+            str(port),
+        ]
+    ) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _serve(command: Any) -> Iterator[tuple[int, int]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, str(BENCH / "apps" / "turbosio_app.py"), str(port)],
-        stdout=subprocess.DEVNULL,
-    )
+    proc = subprocess.Popen(command(port), stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + TIMEOUT
         while True:
@@ -130,6 +156,19 @@ async def test_connect_ws_against_turbosio(
     assert len(result["values"]) == 1 and result["values"][0] > 0
     window = result["windows"][0]
     assert window["loadgen_cpu"] > 0 and window["server_cpu"] > 0
+
+
+async def test_uvicorn_floor_app_takes_the_connect_scenario(
+    floor_server: tuple[int, int],
+) -> None:
+    """The bare ASGI app whose figures bound every ASGI app's answers as the benchmark's
+    clients expect (open packet, then its reply to 40)."""
+    port, pid = floor_server
+    result = await run_loadgen(
+        port, "--server-pid", str(pid), "--clients", "4", "--python-connector"
+    )
+    assert result["errors"] == {}
+    assert result["values"][0] > 0
 
 
 async def _answer_404(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
