@@ -263,7 +263,9 @@ async def test_dashboard(open_page: OpenPage, transport: str) -> None:
     await expect(second.locator("#connections")).to_have_text("2")
     await expect(first.locator("#namespaces")).to_contain_text("/dashboard 2")
 
-    # A burst of events from the second page shows in the first page's message rate.
+    # A burst of events from the second page shows in the first page's message rate. The
+    # button is enabled once the page's socket exists (a click before would send nothing).
+    await expect(second.locator("#burst")).to_be_enabled()
     await second.click("#burst")
     await expect(first.locator("#messages")).to_have_text(re.compile(r"^[1-9]\d{2,}"))
     before = int(str(await samples.get_attribute("data-count")))

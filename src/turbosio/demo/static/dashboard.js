@@ -45,5 +45,7 @@
     $("burst").onclick = () => {
       for (let i = 0; i < 1000; i++) socket.emit("ping", i);
     };
+    // Usable only from now on: a click before the socket exists would do nothing.
+    $("burst").disabled = false;
   });
 })();
