@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -64,6 +65,29 @@ async def test_connect_replies_with_sid_and_handshake(sio: turbosio.Server, url:
         seen["extra"]["x"] = 1
     # What the connect handler emitted comes after the CONNECT reply.
     assert event(str(await c.recv())) == ["welcome", "hi"]
+    await c.close()
+
+
+async def test_handshake_read_later_tells_when_the_socket_connected(
+    sio: turbosio.Server, url: str
+) -> None:
+    # The handshake is built on first use; its time is still the connection's.
+    @sio.on("when")
+    async def when(socket: Socket, _data: Any) -> list[Any]:
+        h = socket.handshake
+        return [h.issued, h.time, h.url, h.address, dict(h.auth), h.xdomain, h.secure]
+
+    before = time.time()
+    c, _ = await client(url, auth={"token": "t"})
+    connected = time.time()
+    await asyncio.sleep(1.1)
+    await c.send('421["when",null]')
+    ack = orjson.loads(str(await c.recv())[3:])[0]
+    issued, text, path, address, auth, xdomain, secure = ack
+    assert int(before * 1000) <= issued <= int(connected * 1000) + 1
+    assert re.match(r"\w{3} \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT[+-]\d{4}$", text)
+    assert path.startswith("/socket.io/?EIO=4&transport=websocket")
+    assert (address, auth, xdomain, secure) == ("127.0.0.1", {"token": "t"}, False, False)
     await c.close()
 
 

@@ -20,7 +20,7 @@ from ..protocol.socketio import Packet, PacketType, encode_event_text, json_pars
 from .broadcast import BroadcastOperator
 from .dispatch import call_handler, is_async_callable, spawn
 from .reasons import RESERVED_EVENTS
-from .socket import Socket, new_handshake
+from .socket import Socket
 
 if TYPE_CHECKING:
     from ..adapters.base import BroadcastOptions
@@ -321,17 +321,7 @@ class Namespace:
         """A client asked to connect (CONNECT packet); run middlewares and the connect handler."""
         if not isinstance(auth, dict):
             auth = {}
-        session = conn.session
-        request = session.request
-        proxies = self.server.trusted_proxies
-        handshake = new_handshake(
-            request,
-            auth,
-            secure=proxies.is_secure(request),
-            xdomain="origin" in request.headers,
-            address=proxies.client_address(request),
-        )
-        socket = Socket(self, conn, handshake, random_id())
+        socket = Socket(self, conn, auth, random_id())
         if conn.connecting is None:
             conn.connecting = {}
         conn.connecting[self.name] = socket

@@ -82,23 +82,29 @@ class Socket:
     __slots__ = (
         "__weakref__",
         "_acks",
+        "_auth",
         "_conn",
+        "_handshake",
+        "_issued",
         "_pending",
         "_session",
         "connected",
         "data",
-        "handshake",
         "id",
         "nsp",
         "pid",
         "recovered",
     )
 
-    def __init__(self, nsp: Namespace, conn: Connection, handshake: Handshake, sid: str) -> None:
+    def __init__(self, nsp: Namespace, conn: Connection, auth: dict[str, Any], sid: str) -> None:
         self.nsp = nsp
         self._conn = conn
         self._session = conn.session
-        self.handshake = handshake
+        # The handshake is built from these on first use: most applications never read it,
+        # and an idle connection should cost little memory.
+        self._handshake: Handshake | None = None
+        self._auth = auth
+        self._issued = time.time()
         #: The socket's id (not the Engine.IO session id), as the client sees it.
         self.id = sid
         #: Free for the application: anything it wants to keep with this socket.
@@ -111,6 +117,23 @@ class Socket:
         self._acks: dict[int, Any] | None = None
         # While the connect handler runs, what is sent waits here for the CONNECT reply.
         self._pending: list[Any] | None = []
+
+    @property
+    def handshake(self) -> Handshake:
+        """What the client sent when it connected (Node's ``socket.handshake``)."""
+        handshake = self._handshake
+        if handshake is None:
+            request = self._session.request
+            proxies = self.nsp.server.trusted_proxies
+            handshake = self._handshake = new_handshake(
+                request,
+                self._auth,
+                secure=proxies.is_secure(request),
+                xdomain="origin" in request.headers,
+                address=proxies.client_address(request),
+                now=self._issued,
+            )
+        return handshake
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.nsp.name}>"
@@ -460,12 +483,15 @@ def new_handshake(
     secure: bool,
     xdomain: bool,
     address: str | None = None,
+    now: float | None = None,
 ) -> Handshake:
     """Build the :class:`Handshake` of a socket from the engine session's first request.
 
-    ``address``: the client's address when known better than the peer's (trusted proxies).
+    ``address``: the client's address when known better than the peer's (trusted proxies);
+    ``now``: when the socket connected (``time.time()``), by default now.
     """
-    now = time.time()
+    if now is None:
+        now = time.time()
     client = request.client
     qs = request.query_string
     return Handshake(
