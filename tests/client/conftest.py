@@ -140,18 +140,3 @@ async def make_client(clients: list[Any]) -> AsyncIterator[Callable[..., Any]]:
 
     yield make
     await disconnect_all(clients)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Known flake, quarantined here only: on a slow machine an aiohttp connection that the
-    client's stop cut short (a cancelled connect or WebSocket probe) is sometimes still open
-    when a test's loop closes, and its ResourceWarning, collected by pytest as an
-    "unraisable" exception, failed about one run in three. It is shown as a warning here, not
-    turned into an error, until the client closes what a cancelled ``ws_connect`` or request
-    leaves behind (see docs/development.md)."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(
-                pytest.mark.filterwarnings("default::pytest.PytestUnraisableExceptionWarning")
-            )

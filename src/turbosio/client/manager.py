@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,14 @@ __all__ = ["Manager"]
 logger = logging.getLogger("turbosio.client")
 
 #: Events of the manager itself (not of a namespace), as the JavaScript client names them.
+#: Whether aiohttp must abort the TLS connections it closed (its ``enable_cleanup_closed``,
+#: done every 2 s and when the HTTP session closes). A closed TLS connection waits for the
+#: peer's close_notify, and on these Pythons may wait without end (python/cpython#118960,
+#: fixed in 3.12.8 and 3.13.1): one still waiting when the event loop ends leaks its socket.
+#: The WebSocket or HTTP exchange is over by then, so nothing is lost by cutting it. Newer
+#: Pythons need no such cleanup, and aiohttp warns if it is asked for there.
+SSL_CLEANUP_NEEDED = sys.version_info < (3, 12, 8) or (3, 13) <= sys.version_info < (3, 13, 1)
+
 MANAGER_EVENTS = frozenset(
     {"reconnect_attempt", "reconnect", "reconnect_error", "reconnect_failed"}
 )
@@ -146,6 +155,7 @@ class Manager:
                 # Cookies set on an IP address too (sticky sessions behind load balancers).
                 cookie_jar=aiohttp.CookieJar(unsafe=True),
                 trust_env=self._trust_env,
+                connector=aiohttp.TCPConnector(enable_cleanup_closed=SSL_CLEANUP_NEEDED),
             )
         return self._session
 
