@@ -347,6 +347,9 @@ class Server:
         """A session closed."""
         conn = session.context
         if isinstance(conn, Connection):
+            # The session no longer refers back to its connection, so a closed connection is
+            # freed at once rather than left for the cyclic garbage collector.
+            session.context = None
             conn.on_close(reason)
 
     # -- the app served by the front ends (server.App) -------------------------------------------
