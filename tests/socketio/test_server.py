@@ -393,6 +393,30 @@ async def test_connect_timeout_closes_idle_connection(url: str) -> None:
     await c.close()
 
 
+async def test_connect_timeout_of_many_connections_shares_one_timer(
+    sio: turbosio.Server, url: str
+) -> None:
+    """Connections opened one after another each get their own connect_timeout (2 s here)
+    from the server's one timer: the idle ones close, the one that joined stays, and a
+    connection opened later is not closed with the first."""
+    first = await RawClient.open(url)
+    joined = await RawClient.open(url)
+    assert len(sio._joins) == 2
+    assert (await joined.connect()).startswith("40")
+    assert len(sio._joins) == 1  # joining takes it out at once
+    await asyncio.sleep(1.5)
+    later = await RawClient.open(url)
+    assert len(sio._joins) == 2
+    assert await first.closed(timeout=3)  # about 2 s after it opened
+    # The later connection waits for its own deadline, 1.5 s after the first's.
+    assert len(sio._joins) == 1
+    assert await later.closed(timeout=4)
+    assert len(sio._joins) == 0
+    assert not await joined.closed(timeout=0.3)
+    for c in (first, joined, later):
+        await c.close()
+
+
 async def test_emit_from_another_thread(sio: turbosio.Server, url: str) -> None:
     c, _ = await client(url)
     thread = threading.Thread(target=sio.emit, args=("from-thread", 1))
@@ -424,3 +448,4 @@ async def test_join_leave_do_not_scan_rooms(sio: turbosio.Server, url: str) -> N
     assert "a" not in adapter.rooms
     assert s.rooms == {s.id, "b"}
     await c.close()
+

@@ -25,15 +25,68 @@ if TYPE_CHECKING:
     from .server import Server
     from .socket import Socket
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "JoinDeadlines"]
 
 logger = logging.getLogger("turbosio.server")
+
+
+class JoinDeadlines:
+    """``connect_timeout`` for every connection of a server, with one timer.
+
+    Connections wait in the order they came, which is the order of their deadlines while the
+    timeout stays the same, and the timer is armed for the first one only: a connection costs
+    a dict insertion and removal, not a timer of its own. (A timeout changed while connections
+    wait applies to new ones, and may be late by the difference.)
+    """
+
+    __slots__ = ("_loop", "_timer", "_waiting")
+
+    def __init__(self) -> None:
+        self._waiting: dict[Connection, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def add(self, conn: Connection, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        """Close ``conn`` after ``timeout`` seconds unless :meth:`discard` is called first."""
+        if loop is not self._loop:
+            # Served on a new loop (the old one stopped): its connections are gone.
+            self._waiting.clear()
+            self._timer = None
+            self._loop = loop
+        deadline = loop.time() + timeout
+        self._waiting[conn] = deadline
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._fire)
+
+    def discard(self, conn: Connection) -> None:
+        """``conn`` joined a namespace, or closed."""
+        self._waiting.pop(conn, None)
+
+    def _fire(self) -> None:
+        self._timer = None
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        waiting = self._waiting
+        while waiting:
+            conn, deadline = next(iter(waiting.items()))
+            if deadline > now:
+                self._timer = loop.call_at(deadline, self._fire)
+                return
+            del waiting[conn]
+            try:
+                conn._connect_timeout()
+            except Exception:
+                logger.exception("error closing %r after connect_timeout", conn)
 
 
 class Connection:
     """The Socket.IO state of one Engine.IO session."""
 
-    __slots__ = ("_timer", "closed", "connecting", "decoder", "nsps", "server", "session")
+    __slots__ = ("_joining", "closed", "connecting", "decoder", "nsps", "server", "session")
 
     def __init__(self, server: Server, session: EngineSession) -> None:
         self.server = server
@@ -45,15 +98,17 @@ class Connection:
         #: while there is none: an idle connection keeps no empty dict)
         self.connecting: dict[str, Socket] | None = None
         self.closed = False
-        self._timer: asyncio.TimerHandle | None = None
-        if server.connect_timeout is not None:
+        # Waiting in the server's JoinDeadlines (no namespace joined yet).
+        self._joining = False
+        timeout = server.connect_timeout
+        if timeout is not None:
             # The server's loop, bound before any session opens (asking asyncio for the
             # running loop costs a getpid() system call on Python 3.11).
-            loop = server._loop or asyncio.get_running_loop()
-            self._timer = loop.call_later(server.connect_timeout, self._connect_timeout)
+            server._joins.add(self, server._loop or asyncio.get_running_loop(), timeout)
+            self._joining = True
 
     def _connect_timeout(self) -> None:
-        self._timer = None
+        self._joining = False
         if not self.nsps and not self.closed:
             logger.info("closing %s: no namespace joined within connect_timeout", self._peer())
             self.close()
@@ -123,9 +178,9 @@ class Connection:
 
     def _added(self, socket: Socket) -> None:
         self.nsps[socket.nsp.name] = socket
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._joining:
+            self._joining = False
+            self.server._joins.discard(self)
 
     def _remove(self, socket: Socket) -> None:
         if self.nsps.get(socket.nsp.name) is socket:
@@ -156,9 +211,9 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._joining:
+            self._joining = False
+            self.server._joins.discard(self)
         for socket in list(self.nsps.values()):
             socket._on_close(reason)
         connecting = self.connecting

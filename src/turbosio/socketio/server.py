@@ -20,7 +20,7 @@ from ..protocol.socketio import json_parser
 from ..server.limits import DEFAULT_HIGH_WATER, DEFAULT_MAX_OUTBOUND, Limits
 from .broadcast import BroadcastOperator
 from .client_files import ClientFiles, find_client_dir
-from .connection import Connection
+from .connection import Connection, JoinDeadlines
 from .namespace import Namespace, ParentNamespace
 from .proxies import TrustedProxies
 from .reasons import DisconnectReason
@@ -153,6 +153,8 @@ class Server:
         self._client_files = ClientFiles(find_client_dir(client_dir)) if serve_client else None
         self._thread_id: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The connections that have not joined a namespace yet (``connect_timeout``).
+        self._joins = JoinDeadlines()
         self._workers: Workers | None = None
         self.of("/")
 
