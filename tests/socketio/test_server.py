@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 import turbosio
+from turbosio.adapters import InMemoryAdapter
 from turbosio.socketio import Socket
 
 from .rawclient import RawClient, event
@@ -449,3 +450,31 @@ async def test_join_leave_do_not_scan_rooms(sio: turbosio.Server, url: str) -> N
     assert s.rooms == {s.id, "b"}
     await c.close()
 
+
+@pytest.mark.parametrize("with_handler", [False, True], ids=["no-connect-handler", "handler"])
+async def test_a_failing_adapter_refuses_the_connection(with_handler: bool) -> None:
+    """If the adapter cannot register the socket, the client gets CONNECT_ERROR with the
+    error's message, whether or not a connect handler is there (with none, the connection is
+    made without a coroutine)."""
+    class BrokenAdapter(InMemoryAdapter):
+        def add_all(self, sid: str, rooms: Any) -> None:
+            raise RuntimeError("adapter down")
+
+    sio = turbosio.Server(adapter=BrokenAdapter)
+    connected: list[Socket] = []
+    if with_handler:
+
+        @sio.on("connect")
+        async def connect(socket: Socket) -> None:
+            connected.append(socket)
+
+    handle = await sio.serve(port=0)
+    try:
+        c, reply = await client(handle.url)
+        assert reply.startswith("44")
+        assert orjson.loads(reply[2:]) == {"message": "adapter down"}
+        assert connected == []
+        assert list(sio.of("/").sockets) == []
+        await c.close()
+    finally:
+        await handle.close()

@@ -322,6 +322,20 @@ class Namespace:
         if not isinstance(auth, dict):
             auth = {}
         socket = Socket(self, conn, auth, random_id())
+        if (
+            self.server.recovery is None
+            and not self._middlewares
+            and "connect" not in self._lifecycle
+        ):
+            # Nothing to run or wait for (the common case of the main namespace): connected
+            # at once, without a coroutine.
+            try:
+                self._register(socket)
+            except Exception as exc:
+                self._connect_failed(conn, socket, exc)
+                return
+            self._connected(conn, socket)
+            return
         if conn.connecting is None:
             conn.connecting = {}
         conn.connecting[self.name] = socket
@@ -352,9 +366,7 @@ class Namespace:
                     return
             # Registered before the connect handler, so that what it emits or broadcasts
             # reaches this socket too (held back until the CONNECT reply is out).
-            socket.connected = True
-            self._sockets[socket.id] = socket
-            self.adapter.add_all(socket.id, (socket.id,))
+            self._register(socket)
             if restored is not None:
                 self.adapter.add_all(socket.id, restored.rooms)
                 for messages in restored.missed:
@@ -373,10 +385,7 @@ class Namespace:
             self._refuse(conn, socket, exc.message, exc.data)
             return
         except Exception as exc:
-            logger.error(
-                "error in the connect handler or a middleware of %s", self.name, exc_info=exc
-            )
-            self._refuse(conn, socket, str(exc) or type(exc).__name__, None)
+            self._connect_failed(conn, socket, exc)
             return
         finally:
             connecting = conn.connecting
@@ -384,6 +393,19 @@ class Namespace:
                 del connecting[self.name]
                 if not connecting:
                     conn.connecting = None
+        self._connected(conn, socket)
+
+    def _register(self, socket: Socket) -> None:
+        socket.connected = True
+        self._sockets[socket.id] = socket
+        self.adapter.add_all(socket.id, (socket.id,))
+
+    def _connect_failed(self, conn: Connection, socket: Socket, exc: Exception) -> None:
+        logger.error("error in the connect handler or a middleware of %s", self.name, exc_info=exc)
+        self._refuse(conn, socket, str(exc) or type(exc).__name__, None)
+
+    def _connected(self, conn: Connection, socket: Socket) -> None:
+        """Send the CONNECT reply, then what the socket was sent meanwhile."""
         if conn.closed or not socket.connected:
             self._unregister(socket)
             return
