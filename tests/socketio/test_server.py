@@ -456,6 +456,7 @@ async def test_a_failing_adapter_refuses_the_connection(with_handler: bool) -> N
     """If the adapter cannot register the socket, the client gets CONNECT_ERROR with the
     error's message, whether or not a connect handler is there (with none, the connection is
     made without a coroutine)."""
+
     class BrokenAdapter(InMemoryAdapter):
         def add_all(self, sid: str, rooms: Any) -> None:
             raise RuntimeError("adapter down")
