@@ -20,7 +20,9 @@ It passes (exit status 0) when:
 * no client saw an error (a refused handshake, a missing ack, an unexpected close) and the
   server logged nothing at ERROR or above.
 
-Only 127.0.0.1 is ever contacted; the run is bounded by ``--duration``.
+Only 127.0.0.1 is ever contacted; the run is bounded by ``--duration``: a visit still going
+then is cut short (no more emits, no think time), so the clients are gone about one round
+trip later.
 """
 
 from __future__ import annotations
@@ -286,13 +288,17 @@ async def slot(number: int, port: int, args: argparse.Namespace, stop: float, t:
             t.open += 1
             try:
                 for k in range(args.emits):
+                    if time.monotonic() >= stop:
+                        break  # the run is over: the visit ends here
                     client.send(f'42{k}["echo",{number},"{"x" * args.size}"]')
                     t.emits += 1
                     await expect(client, f"43{k}[")
                     t.acks += 1
-                    # Within half a think time either way. Pings that come meanwhile are
-                    # answered by the client's data_received, as a real client's would be.
-                    await asyncio.sleep(rng.uniform(0.5 * args.think, 1.5 * args.think))
+                    # Within half a think time either way, and not past the end of the run.
+                    # Pings that come meanwhile are answered by the client's data_received, as
+                    # a real client's would be.
+                    think = rng.uniform(0.5 * args.think, 1.5 * args.think)
+                    await asyncio.sleep(min(think, max(0.0, stop - time.monotonic())))
                 client.send(f'42["say",{number},"hi"]')
                 t.broadcasts += 1
             finally:
@@ -306,7 +312,8 @@ async def slot(number: int, port: int, args: argparse.Namespace, stop: float, t:
         finally:
             if client is not None:
                 client.drop()
-        await asyncio.sleep(rng.uniform(0.5 * args.pause, 1.5 * args.pause))
+        if time.monotonic() < stop:
+            await asyncio.sleep(rng.uniform(0.5 * args.pause, 1.5 * args.pause))
 
 
 def rss(pid: int) -> int:

@@ -34,7 +34,8 @@ def test_short_soak(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["passed"]
     assert result["connects"] > 5000  # churn: every slot came back again and again
-    assert result["acks"] >= 2 * result["connects"]
+    # Two acks a visit, but for the last visit of each of the 500 slots, cut short at the end.
+    assert result["acks"] >= 2 * (result["connects"] - 500)
     assert result["left_on_server"] == {"sessions": 0, "sockets": 0, "rooms": 0}
     assert result["client_errors"] == {} and result["server_errors"] == []
     assert abs(result["rss_change_pct"]) <= 10
@@ -59,5 +60,8 @@ def test_clients_answer_pings_while_their_slots_wait(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["acks"] >= 2 * 50  # every slot went through its think times
+    # A visit still going at the end is cut short, not finished: think times of up to 4.5 s
+    # made the run last up to about 9 s beyond its 12 before.
+    assert result["duration_s"] < 12 + 4
     assert result["client_errors"] == {}
     assert "ping timeout" not in result["disconnect_reasons"]
