@@ -33,7 +33,6 @@ __all__ = ["Manager"]
 
 logger = logging.getLogger("turbosio.client")
 
-#: Events of the manager itself (not of a namespace), as the JavaScript client names them.
 #: Whether aiohttp must abort the TLS connections it closed (its ``enable_cleanup_closed``,
 #: done every 2 s and when the HTTP session closes). A closed TLS connection waits for the
 #: peer's close_notify, and on these Pythons may wait without end (python/cpython#118960,
@@ -42,6 +41,7 @@ logger = logging.getLogger("turbosio.client")
 #: Pythons need no such cleanup, and aiohttp warns if it is asked for there.
 SSL_CLEANUP_NEEDED = sys.version_info < (3, 12, 8) or (3, 13) <= sys.version_info < (3, 13, 1)
 
+#: Events of the manager itself (not of a namespace), as the JavaScript client names them.
 MANAGER_EVENTS = frozenset(
     {"reconnect_attempt", "reconnect", "reconnect_error", "reconnect_failed"}
 )

@@ -86,7 +86,7 @@ class JoinDeadlines:
 class Connection:
     """The Socket.IO state of one Engine.IO session."""
 
-    __slots__ = ("_joining", "closed", "connecting", "decoder", "nsps", "server", "session")
+    __slots__ = ("closed", "connecting", "decoder", "nsps", "server", "session")
 
     def __init__(self, server: Server, session: EngineSession) -> None:
         self.server = server
@@ -98,17 +98,13 @@ class Connection:
         #: while there is none: an idle connection keeps no empty dict)
         self.connecting: dict[str, Socket] | None = None
         self.closed = False
-        # Waiting in the server's JoinDeadlines (no namespace joined yet).
-        self._joining = False
         timeout = server.connect_timeout
         if timeout is not None:
-            # The server's loop, bound before any session opens (asking asyncio for the
-            # running loop costs a getpid() system call on Python 3.11).
+            # Until it joins a namespace. The server's loop, bound before any session opens
+            # (asking asyncio for the running loop costs a getpid() system call on Python 3.11).
             server._joins.add(self, server._loop or asyncio.get_running_loop(), timeout)
-            self._joining = True
 
     def _connect_timeout(self) -> None:
-        self._joining = False
         if not self.nsps and not self.closed:
             logger.info("closing %s: no namespace joined within connect_timeout", self._peer())
             self.close()
@@ -178,9 +174,7 @@ class Connection:
 
     def _added(self, socket: Socket) -> None:
         self.nsps[socket.nsp.name] = socket
-        if self._joining:
-            self._joining = False
-            self.server._joins.discard(self)
+        self.server._joins.discard(self)
 
     def _remove(self, socket: Socket) -> None:
         if self.nsps.get(socket.nsp.name) is socket:
@@ -211,9 +205,7 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        if self._joining:
-            self._joining = False
-            self.server._joins.discard(self)
+        self.server._joins.discard(self)
         for socket in list(self.nsps.values()):
             socket._on_close(reason)
         connecting = self.connecting
