@@ -307,7 +307,10 @@ class Engine:
         # Called for every request: while the loop it is bound to runs in this thread, it is
         # the running loop (one thread runs one loop at a time), which asyncio would tell at
         # the cost of a getpid() system call on Python 3.11.
-        bound = getattr(self, "_loop", None)
+        try:
+            bound: asyncio.AbstractEventLoop | None = self._loop
+        except AttributeError:  # never bound yet
+            bound = None
         if bound is not None and self._thread == threading.get_ident() and bound.is_running():
             return
         loop = asyncio.get_running_loop()
@@ -347,7 +350,8 @@ class Engine:
         return self._cors.response_headers(req.headers.get("origin"))
 
     def _respond(self, req: Request, status: int, headers: Headers, body: bytes) -> None:
-        headers.extend(self._cors_headers(req))
+        if "origin" in req.headers:
+            headers.extend(self._cors_headers(req))
         req.respond(status, headers, body)
 
     def _respond_poll(self, req: Request, payload: str, extra: Headers | None = None) -> None:
@@ -358,7 +362,8 @@ class Engine:
             headers.append(("X-XSS-Protection", "0"))
         if extra:
             headers.extend(extra)
-        headers.extend(self._cors_headers(req))
+        if "origin" in req.headers:
+            headers.extend(self._cors_headers(req))
         req.respond(200, headers, payload.encode())
 
     def _error(self, req: Request, code: int, *, cors: bool = True) -> None:

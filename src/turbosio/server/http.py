@@ -92,11 +92,11 @@ def _status_line(status: int) -> bytes:
 
 # Response header lists recur (a polling response's, a CORS answer's for one origin): each
 # is checked and formatted once. Bounded, as values such as cookies can vary without end.
-_header_blocks: dict[tuple[tuple[str, str], ...], tuple[str, bool]] = {}
+_header_blocks: dict[tuple[tuple[str, str], ...], tuple[bytes, bool]] = {}
 _MAX_HEADER_BLOCKS = 256
 
 
-def _header_block(headers: Headers) -> tuple[str, bool]:
+def _header_block(headers: Headers) -> tuple[bytes, bool]:
     """The header lines of ``headers`` (without Content-Length, Transfer-Encoding and
     Connection, which the server writes itself), and whether they ask to close."""
     lines = []
@@ -112,7 +112,8 @@ def _header_block(headers: Headers) -> tuple[str, bool]:
                 close = True
             continue
         lines.append(f"{name}: {value}\r\n")
-    return "".join(lines), close
+    # Not latin-1: UnicodeEncodeError, a ValueError, as for a line break.
+    return "".join(lines).encode("latin-1"), close
 
 
 def _error_response(status: int) -> bytes:
@@ -182,7 +183,9 @@ class HttpRequest:
         if "%" in path:
             path = unquote(path)
         self.path = path
-        qs = query_string.partition(b"#")[0].decode("latin-1")
+        if b"#" in query_string:
+            query_string = query_string.partition(b"#")[0]
+        qs = query_string.decode("latin-1")
         self.query_string = qs
         self.query: Mapping[str, str] = parse_query(qs)
         self.headers: Mapping[str, str] = headers
@@ -562,27 +565,30 @@ class HttpConnection(Connection):
             _header_blocks[key] = block
         if block[1]:
             keep_alive = False
-        lines = [block[0]]
         if status in _NO_BODY_STATUSES or status < 200:
-            body = b""
+            body = tail = b""
         else:
-            lines.append(f"content-length: {len(body)}\r\n")
+            tail = b"content-length: %d\r\n" % len(body)
             if request.method == "HEAD":
                 body = b""
         if not keep_alive:
-            lines.append("connection: close\r\n")
+            tail += b"connection: close\r\n"
         elif request.headers.get("connection", "").lower() == "keep-alive":
             # An HTTP/1.0 client asked to keep the connection; say we do.
-            lines.append("connection: keep-alive\r\n")
-        lines.append("\r\n")
-        self._write(_status_line(status) + "".join(lines).encode("latin-1") + body)
+            tail += b"connection: keep-alive\r\n"
+        line = _status_lines.get(status) or _status_line(status)
+        # Connection._write, inlined: one response per request is the hot path.
+        self._out.append(b"".join((line, block[0], tail, b"\r\n", body)))
+        if not self._dirty:
+            self._dirty = True
+            self._state.flusher.add(self)
         if self._current is request:
             self._current = None
         if not keep_alive:
             self._stopped = True
             self._pending.clear()
             self._close_transport()
-        else:
+        elif not self._dispatching:  # else the running _dispatch goes on to the next request
             self._dispatch()
 
     def _switch(self, request: HttpWebSocketRequest, ws: Connection) -> None:

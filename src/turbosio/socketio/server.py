@@ -364,13 +364,15 @@ class Server:
 
     def handle_request(self, request: Request) -> None:
         """Answer an HTTP request (front-end entry point)."""
-        self._bind_loop()
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            self._bind_loop()
         path = request.path
         if path == self.path or path.startswith(self.path + "/"):
+            # Engine.IO's own requests come to the path itself (no file name): no lookup.
+            filename = path[len(self.path) + 1 :]
             client_files = self._client_files
-            if client_files is None or not client_files.handles(
-                request, path[len(self.path) + 1 :]
-            ):
+            if not filename or client_files is None or not client_files.handles(request, filename):
                 self.engine.handle_request(request)
             return
         target = self._static_target(path)
@@ -389,7 +391,9 @@ class Server:
 
     def handle_websocket(self, request: WebSocketRequest) -> None:
         """Answer a WebSocket upgrade request (front-end entry point)."""
-        self._bind_loop()
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            self._bind_loop()
         path = request.path
         if path == self.path or path.startswith(self.path + "/"):
             self.engine.handle_websocket(request)
