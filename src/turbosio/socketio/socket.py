@@ -413,7 +413,9 @@ class Socket:
         if not self.connected:
             return
         nsp = self.nsp
-        nsp._call_lifecycle("disconnecting", self, reason)
+        lifecycle = nsp._lifecycle  # handlers of the namespace's own events, often none
+        if lifecycle:
+            nsp._call_lifecycle("disconnecting", self, reason)
         if self.pid is not None and reason in RECOVERABLE_REASONS:
             persist = getattr(nsp.adapter, "persist_session", None)
             if persist is not None:
@@ -427,7 +429,8 @@ class Socket:
             for callback in acks.values():
                 if isinstance(callback, _AckWaiter):
                     callback.fail(Disconnected())
-        nsp._call_lifecycle("disconnect", self, reason)
+        if lifecycle:
+            nsp._call_lifecycle("disconnect", self, reason)
 
 
 class _AckWaiter:
