@@ -197,6 +197,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             ["connect_upgrade", "--clients", "200"],
             "conn/s",
             node_target=2.0,
+            calibrate=True,
         ),
         Scenario(
             "memory",
@@ -208,7 +209,13 @@ def scenarios(quick: bool) -> list[Scenario]:
             fresh_per_repeat=True,
             asgi_floor=True,
         ),
-        Scenario("polling_echo", "polling-only echo with ack", ["polling_echo"], "msg/s"),
+        Scenario(
+            "polling_echo",
+            "polling-only echo with ack",
+            ["polling_echo"],
+            "msg/s",
+            calibrate=True,
+        ),
         Scenario(
             "latency",
             "p99 latency at 4000 msg/s (echo, 50 clients)",

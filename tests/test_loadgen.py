@@ -106,6 +106,13 @@ def floor_server() -> Iterator[tuple[int, int]]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def bare_server() -> Iterator[tuple[int, int]]:
+    """benchmarks/bare_server.py, against which run.py measures the load generator's ceiling."""
+    with _serve(lambda port: [sys.executable, str(BENCH / "bare_server.py"), str(port)]) as server:
+        yield server
+
+
 @contextlib.contextmanager
 def _serve(command: Any) -> Iterator[tuple[int, int]]:
     with socket.socket() as s:
@@ -130,10 +137,10 @@ def _serve(command: Any) -> Iterator[tuple[int, int]]:
             proc.wait()
 
 
-async def run_loadgen(port: int, *options: str) -> dict[str, Any]:
-    """Run loadgen.py's connect_ws scenario briefly; its JSON result."""
+async def run_loadgen(port: int, *options: str, scenario: str = "connect_ws") -> dict[str, Any]:
+    """Run one of loadgen.py's scenarios (connect_ws by default) briefly; its JSON result."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(BENCH / "loadgen.py"), "connect_ws", "--port", str(port),
+        sys.executable, str(BENCH / "loadgen.py"), scenario, "--port", str(port),
         "--duration", "0.5", "--repeats", "1", "--warmup", "0.2", *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -168,6 +175,18 @@ async def test_uvicorn_floor_app_takes_the_connect_scenario(
         port, "--server-pid", str(pid), "--clients", "4", "--python-connector"
     )
     assert result["errors"] == {}
+    assert result["values"][0] > 0
+
+
+@pytest.mark.parametrize("scenario", ["polling_echo", "connect_upgrade"])
+async def test_bare_server_takes_the_polling_scenarios(
+    bare_server: tuple[int, int], scenario: str
+) -> None:
+    """The bare server answers the polling rows as the benchmark app does (handshake, POSTed
+    packets, held GETs, the upgrade's probe), so run.py can measure their ceiling too."""
+    port, pid = bare_server
+    result = await run_loadgen(port, "--server-pid", str(pid), "--clients", "4", scenario=scenario)
+    assert not result["errors"], result["errors"]
     assert result["values"][0] > 0
 
 
