@@ -428,11 +428,26 @@ def per_cpu(result: dict[str, Any] | None) -> float | None:
     return float(statistics.median(rates)) if rates else None
 
 
+def _windows(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if result is None or "error" in result:
+        return []
+    return result.get("windows") or [w for r in result.get("runs", []) for w in r["windows"]]
+
+
+#: The load generator's CPU share above which a row's figure is the generator's as much as
+#: the server's.
+GENERATOR_BOUND = 0.95
+
+
+def loadgen_share(result: dict[str, Any] | None) -> float | None:
+    """The load generator's median CPU share during the windows of ``result``."""
+    windows = _windows(result)
+    return statistics.median(w["loadgen_cpu"] for w in windows) if windows else None
+
+
 def cpu_note(result: dict[str, Any] | None) -> str:
     """Median CPU shares of load generator and server during the windows."""
-    if result is None or "error" in result:
-        return ""
-    windows = result.get("windows") or [w for r in result.get("runs", []) for w in r["windows"]]
+    windows = _windows(result)
     if not windows:
         return ""
     lg = statistics.median(w["loadgen_cpu"] for w in windows)
@@ -473,6 +488,10 @@ def verdict(sc: Scenario, results: dict[str, dict[str, Any]], ceiling: float | N
         r = better_by(sc, a, p)
         if r is not None:
             notes.append(f"{'met' if r >= 3 else 'MISSED'} asgi 3x py")
+    share = loadgen_share(results.get("turbosio"))
+    if sc.higher_is_better and share is not None and share >= GENERATOR_BOUND:
+        # The generator had no CPU to spare: turbosio's figure is a floor, not its own.
+        notes.append(f"GENERATOR-BOUND (lg {share:.0%} in the turbosio run)")
     return ", ".join(notes)
 
 

@@ -7,6 +7,10 @@ server that answers the upgrade with a 404 (every attempt an error, counted), an
 connector alone, against a scripted server that splits its answers and pings in between.
 Without a C compiler the connector's tests are skipped with a loud reason; under ``CI=true``
 they fail instead.
+
+Also: the bare server (benchmarks/bare_server.py) takes the polling scenarios, so run.py can
+measure the generator's ceiling there, and run.py's verdict marks a row whose generator was
+out of CPU.
 """
 
 from __future__ import annotations
@@ -33,15 +37,17 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 TIMEOUT = 30.0
 
 
-def _import_loadgen() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_loadgen", BENCH / "loadgen.py")
+def _import(name: str, filename: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, BENCH / filename)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
 
 
-loadgen = _import_loadgen()
+loadgen = _import("bench_loadgen", "loadgen.py")
+bench_run = _import("bench_run", "run.py")
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +194,24 @@ async def test_bare_server_takes_the_polling_scenarios(
     result = await run_loadgen(port, "--server-pid", str(pid), "--clients", "4", scenario=scenario)
     assert not result["errors"], result["errors"]
     assert result["values"][0] > 0
+
+
+def _result(value: float, loadgen_cpu: float) -> dict[str, Any]:
+    window = {"rate": value, "loadgen_cpu": loadgen_cpu, "server_cpu": 0.9}
+    return {"values": [value] * 3, "windows": [window] * 3}
+
+
+def test_verdict_says_when_the_generator_is_the_limit() -> None:
+    """A row whose generator had no CPU to spare in the turbosio run says so beside the
+    targets: turbosio's figure there is the generator's ceiling, not the server's."""
+    (upgrade,) = [sc for sc in bench_run.scenarios(False) if sc.key == "connect_upgrade"]
+    results = {"node": _result(500, 0.4), "pysio": _result(300, 0.3)}
+    results["turbosio"] = _result(1800, 0.96)
+    bound = bench_run.verdict(upgrade, results, 2300.0)
+    assert "met 2.0x Node" in bound and "MISSED 8x py" in bound
+    assert "GENERATOR-BOUND (lg 96% in the turbosio run)" in bound
+    results["turbosio"] = _result(1800, 0.80)
+    assert "GENERATOR-BOUND" not in bench_run.verdict(upgrade, results, 2300.0)
 
 
 async def _answer_404(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
