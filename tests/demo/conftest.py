@@ -87,9 +87,11 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 @pytest_asyncio.fixture(loop_scope="package")
 async def site_url() -> AsyncIterator[str]:
-    """A fresh demo site (quick quiz pauses, a fast dashboard) on 127.0.0.1, port 0."""
+    """A fresh demo site (short quiz pauses, a fast dashboard) on 127.0.0.1, port 0."""
+    # The reveal lasts long enough for the quiz test to read both pages before the next
+    # question clears it, even on a busy machine.
     sio = create_server(
-        question_seconds=20, reveal_seconds=0.3, metrics_interval=0.25, client_dir=CLIENT_DIST
+        question_seconds=20, reveal_seconds=1.5, metrics_interval=0.25, client_dir=CLIENT_DIST
     )
     handle = await sio.serve(host="127.0.0.1", port=0)
     try:

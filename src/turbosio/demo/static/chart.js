@@ -5,6 +5,9 @@
 //   chart.push(42);          // append a value (the oldest drops off past `capacity`)
 //   chart.setData([1, 2]);   // replace them all
 //
+// The canvas's data-peak attribute holds the largest value the chart holds (what a glance at
+// the chart tells: a burst shows there for as long as it is on the chart).
+//
 // The y axis starts at 0 (or `min`) and grows to a round number above the largest value
 // shown (or stays at `max` when given). Sharp on high-density screens; redraws itself when the
 // canvas changes size. Part of turbosio's demo, MIT licensed like the rest of it.
@@ -46,11 +49,18 @@
     push(value) {
       this.values.push(value);
       if (this.values.length > this.capacity) this.values.splice(0, this.values.length - this.capacity);
-      this.draw();
+      this.changed();
     }
 
     setData(values) {
       this.values = values.slice(-this.capacity);
+      this.changed();
+    }
+
+    changed() {
+      const held = this.values.filter((v) => typeof v === "number" && isFinite(v));
+      if (held.length) this.canvas.dataset.peak = String(Math.max(...held));
+      else delete this.canvas.dataset.peak;
       this.draw();
     }
 
