@@ -9,9 +9,10 @@ Written for speed on one core (uvloop, plain ``asyncio.Protocol``s, no client li
   calls for goes out in one ``write`` (``frame * n``);
 * connection scenarios drop the TCP connection with a reset once done, so no TIME_WAIT piles up.
 
-The connections of ``connect_ws`` are made by a C program, ``connect_ws.c`` (built by ``make
-bench`` into ``benchmarks/.build``), when it is there: this Python code tops out near 16k
-connections per second on its CPU, less than a fast server takes. It runs as a child of this
+The connections of ``connect_ws`` and ``connect_upgrade`` are made by a C program,
+``connect_ws.c`` (built by ``make bench`` into ``benchmarks/.build``), when it is there: this
+Python code tops out near 16k connections per second over WebSocket and 2.5k by polling then
+upgrade on its CPU, less than a fast server takes. It runs as a child of this
 process, on the same CPU, and its CPU time counts as the load generator's. ``--connector PATH``
 names it, ``--python-connector`` makes the connections here whatever is built.
 
@@ -40,7 +41,7 @@ _CLK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _LINGER_RESET = struct.pack("ii", 1, 0)
 _EIO = "/socket.io/?EIO=4&transport="
-#: Where ``make bench`` builds connect_ws.c, the C load generator of ``connect_ws``.
+#: Where ``make bench`` builds connect_ws.c, the C load generator of the connect scenarios.
 CONNECTOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".build", "connect_ws")
 
 
@@ -514,8 +515,8 @@ async def scenario_connect(args: argparse.Namespace, meter: Meter, upgrade: bool
     """``clients`` loops, each connecting (WebSocket, or polling then upgrade), joining the
     main namespace and dropping the connection, again and again. The figure is connections
     per second; errors are counted apart."""
-    if not upgrade and args.connector:
-        return await scenario_connect_c(args, meter)
+    if args.connector:
+        return await scenario_connect_c(args, meter, upgrade)
     host, port = args.host, args.port
     stop = False
     errors = collections.Counter[str]()
@@ -559,16 +560,20 @@ async def scenario_connect(args: argparse.Namespace, meter: Meter, upgrade: bool
     return {"values": values, "unit": "conn/s", "errors": dict(errors), "generator": "python"}
 
 
-async def scenario_connect_c(args: argparse.Namespace, meter: Meter) -> dict[str, Any]:
-    """``connect_ws`` with the connections made by the C connector (connect_ws.c): the same
-    ``clients`` loops, at a fraction of the CPU per connection. It prints its cumulative counts
-    every 10 ms (``COUNT KIND=N ...``); they go into the meter, whose windows measure the rate
-    as for every scenario, with the connector's CPU counted as the load generator's."""
+async def scenario_connect_c(
+    args: argparse.Namespace, meter: Meter, upgrade: bool
+) -> dict[str, Any]:
+    """``connect_ws`` or (``upgrade``) ``connect_upgrade`` with the connections made by the C
+    connector (connect_ws.c): the same ``clients`` loops, at a fraction of the CPU per
+    connection. It prints its cumulative counts every 10 ms (``COUNT KIND=N ...``); they go
+    into the meter, whose windows measure the rate as for every scenario, with the
+    connector's CPU counted as the load generator's."""
     proc = await asyncio.create_subprocess_exec(
         args.connector,
         "--host", args.host, "--port", str(args.port), "--clients", str(args.clients),
         # Counts 10 ms apart: a window's two ends are each at most 10 ms stale.
         "--interval", "10",
+        *(["--upgrade"] if upgrade else []),
         # It exits when its stdin ends: when this process does, however that happens.
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -843,13 +848,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rss-cap", type=float, default=1024, help="slow_reader: stop past this MiB")
     p.add_argument(
         "--connector",
-        help=f"connect_ws: the C connector to make the connections (default: {CONNECTOR} "
+        help="connect_ws, connect_upgrade: the C connector to make the connections "
+        f"(default: {CONNECTOR} "
         "when it is built)",
     )
     p.add_argument(
         "--python-connector",
         action="store_true",
-        help="connect_ws: make the connections in Python, even if the C connector is built",
+        help="connect_ws, connect_upgrade: make the connections in Python, even if the C "
+        "connector is built",
     )
     args = p.parse_args(argv)
     if args.python_connector:

@@ -1,10 +1,12 @@
-"""The load generator of ``make bench`` (benchmarks/loadgen.py) in its ``connect_ws`` scenario,
-with either generator: the Python one, or the C connector (benchmarks/connect_ws.c), built here
-with ``cc`` into a temporary directory.
+"""The load generator of ``make bench`` (benchmarks/loadgen.py) in its connect scenarios
+(``connect_ws``, and ``connect_upgrade``: by polling, then upgrade), with either generator: the
+Python one, or the C connector (benchmarks/connect_ws.c), built here with ``cc`` into a
+temporary directory.
 
 Each run is short (a window of half a second): against the benchmark app on turbosio, against a
-server that answers the upgrade with a 404 (every attempt an error, counted), and, for the C
-connector alone, against a scripted server that splits its answers and pings in between.
+server that answers every request with a 404 (every attempt an error, counted), and, for the C
+connector alone, against scripted servers that split their answers, ping in between, and (over
+polling) answer in chunks.
 Without a C compiler the connector's tests are skipped with a loud reason; under ``CI=true``
 they fail instead.
 
@@ -158,12 +160,18 @@ async def run_loadgen(port: int, *options: str, scenario: str = "connect_ws") ->
     return result
 
 
-async def test_connect_ws_against_turbosio(
-    bench_server: tuple[int, int], generator: tuple[str, list[str]]
+CONNECTS = ["connect_ws", "connect_upgrade"]
+
+
+@pytest.mark.parametrize("scenario", CONNECTS)
+async def test_connect_against_turbosio(
+    bench_server: tuple[int, int], generator: tuple[str, list[str]], scenario: str
 ) -> None:
     name, options = generator
     port, pid = bench_server
-    result = await run_loadgen(port, "--server-pid", str(pid), "--clients", "10", *options)
+    result = await run_loadgen(
+        port, "--server-pid", str(pid), "--clients", "10", *options, scenario=scenario
+    )
     assert result["generator"] == name
     assert result["errors"] == {}
     assert len(result["values"]) == 1 and result["values"][0] > 0
@@ -186,12 +194,14 @@ async def test_uvicorn_floor_app_takes_the_connect_scenario(
 
 @pytest.mark.parametrize("scenario", ["polling_echo", "connect_upgrade"])
 async def test_bare_server_takes_the_polling_scenarios(
-    bare_server: tuple[int, int], scenario: str
+    bare_server: tuple[int, int], scenario: str, generator: tuple[str, list[str]]
 ) -> None:
     """The bare server answers the polling rows as the benchmark app does (handshake, POSTed
     packets, held GETs, the upgrade's probe), so run.py can measure their ceiling too."""
     port, pid = bare_server
-    result = await run_loadgen(port, "--server-pid", str(pid), "--clients", "4", scenario=scenario)
+    result = await run_loadgen(
+        port, "--server-pid", str(pid), "--clients", "4", *generator[1], scenario=scenario
+    )
     assert not result["errors"], result["errors"]
     assert result["values"][0] > 0
 
@@ -215,7 +225,8 @@ def test_verdict_says_when_the_generator_is_the_limit() -> None:
 
 
 async def _answer_404(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """A plain HTTP server's answer to the upgrade request: not found."""
+    """A plain HTTP server's answer to the upgrade request or the polling handshake: not
+    found."""
     try:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
@@ -226,11 +237,12 @@ async def _answer_404(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         writer.close()
 
 
-async def test_connect_ws_counts_errors(generator: tuple[str, list[str]]) -> None:
+@pytest.mark.parametrize("scenario", CONNECTS)
+async def test_connect_counts_errors(generator: tuple[str, list[str]], scenario: str) -> None:
     server = await asyncio.start_server(_answer_404, "127.0.0.1", 0)
     try:
         port = server.sockets[0].getsockname()[1]
-        result = await run_loadgen(port, "--clients", "4", *generator[1])
+        result = await run_loadgen(port, "--clients", "4", *generator[1], scenario=scenario)
     finally:
         server.close()
         await server.wait_closed()
@@ -284,6 +296,34 @@ async def _dribble(writer: asyncio.StreamWriter, data: bytes, piece: int) -> Non
         await asyncio.sleep(0.002)
 
 
+async def _run_connector(connector: Path, port: int, *options: str, until: int) -> list[str]:
+    """Run the connector against ``port`` until it has counted ``until`` connections; its
+    count lines (it must exit cleanly)."""
+    proc = await asyncio.create_subprocess_exec(
+        str(connector), "--port", str(port), "--interval", "20", *options,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    lines: list[str] = []
+
+    async def until_counted() -> None:
+        assert proc.stdout is not None
+        while not lines or int(lines[-1].split()[0]) < until:
+            line = await proc.stdout.readline()
+            assert line, "the connector exited"
+            lines.append(line.decode())
+
+    try:
+        await asyncio.wait_for(until_counted(), 10)
+    finally:
+        proc.stdin.close()  # the end of its input stops it
+        rest, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    assert proc.returncode == 0, err.decode()
+    return lines + rest.decode().splitlines()
+
+
 async def test_connector_reads_split_answers_and_answers_pings(connector: Path) -> None:
     """The head, the open packet and the "40" arrive in pieces (7 bytes, or 3), a ping comes
     in between: the connector answers it with a masked "3" and still counts every connection."""
@@ -317,32 +357,102 @@ async def test_connector_reads_split_answers_and_answers_pings(connector: Path) 
     server = await asyncio.start_server(scripted, "127.0.0.1", 0)
     try:
         port = server.sockets[0].getsockname()[1]
-        proc = await asyncio.create_subprocess_exec(
-            str(connector), "--port", str(port), "--clients", "3", "--interval", "20",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert proc.stdout is not None and proc.stdin is not None
-        lines: list[str] = []
-
-        async def until_six() -> None:
-            assert proc.stdout is not None
-            while not lines or int(lines[-1].split()[0]) < 6:
-                line = await proc.stdout.readline()
-                assert line, "the connector exited"
-                lines.append(line.decode())
-
-        try:
-            await asyncio.wait_for(until_six(), 10)
-        finally:
-            proc.stdin.close()  # the end of its input stops it
-            rest, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+        lines = await _run_connector(connector, port, "--clients", "3", until=6)
     finally:
         server.close()
         await server.wait_closed()
-    assert proc.returncode == 0, err.decode()
     assert [h for h in handshakes if h != "ok"] == []
-    # Every line is a count alone: no error of any kind.
-    assert all(len(line.split()) == 1 for line in lines + rest.decode().splitlines()), lines
-    assert int(rest.decode().splitlines()[-1]) >= 6
+    assert all(len(line.split()) == 1 for line in lines), lines  # no error of any kind
+    assert int(lines[-1]) >= 6
+
+
+def _chunked(body: bytes, piece: int) -> bytes:
+    """``body`` as a chunked HTTP/1.1 response (chunks of ``piece`` bytes), as uvicorn sends."""
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + piece]), body[i : i + piece])
+        for i in range(0, len(body), piece)
+    )
+    return b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+
+
+def _sized(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+async def test_connector_upgrades_as_the_javascript_client_does(connector: Path) -> None:
+    """--upgrade, against a scripted server: the handshake answer (chunked, in pieces) gives
+    the sid; "40" is POSTed; a first GET brings no "40" and the connector asks again; it holds
+    one more GET while its WebSocket (with the sid) probes, and only once the probe is answered
+    and the held GET ended does it send "5" and close the WebSocket cleanly."""
+    seen: list[str] = []
+    sessions: dict[bytes, asyncio.Future[None]] = {}
+    counter = iter(range(1_000_000))
+
+    async def polling(
+        head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        assert head.startswith(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n"), head
+        sid = b"s%d" % next(counter)
+        probed = sessions[sid] = asyncio.get_running_loop().create_future()
+        opening = b'0{"sid":"%s","upgrades":["websocket"],"pingInterval":25000}' % sid
+        await _dribble(writer, _chunked(opening, 20), 9)
+        query = b"/socket.io/?EIO=4&transport=polling&sid=" + sid + b" HTTP/1.1\r\n"
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"POST " + query) and b"Content-Length: 2\r\n" in head, head
+        assert await reader.readexactly(2) == b"40"
+        writer.write(_sized(b"ok"))
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"GET " + query)
+        writer.write(_chunked(b"6", 1))  # not the "40" yet: the connector asks again
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"GET " + query)
+        writer.write(_sized(b'2\x1e40{"sid":"x"}'))
+        # The held GET: answered once the probe has come on the WebSocket.
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"GET " + query)
+        await probed
+        await _dribble(writer, _sized(b"6"), 5)
+        await reader.read()  # the connector drops it with a reset
+
+    async def websocket(
+        head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        prefix = b"GET /socket.io/?EIO=4&transport=websocket&sid="
+        assert head.startswith(prefix), head
+        sid = head[len(prefix) : head.index(b" ", len(prefix))]
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        )
+        assert await _client_frame(reader) == (0x81, b"2probe")
+        await _dribble(writer, _server_frame(b"2") + _server_frame(b"3probe"), 4)
+        assert await _client_frame(reader) == (0x81, b"3")  # the pong
+        with pytest.raises(asyncio.TimeoutError):  # no "5" while the GET is held
+            await asyncio.wait_for(reader.readexactly(1), 0.05)
+        sessions.pop(sid).set_result(None)  # now the held GET ends
+        assert await _client_frame(reader) == (0x81, b"5")
+        assert await reader.read() == b""  # a clean end of the stream, not a reset
+        seen.append("ok")
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if b"transport=websocket" in head:
+                await websocket(head, reader, writer)
+            else:
+                await polling(head, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # a reset, or the connector stopped at the end of the test
+        except Exception as exc:  # reported by the test, after the run
+            seen.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        lines = await _run_connector(connector, port, "--upgrade", "--clients", "3", until=6)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert [s for s in seen if s != "ok"] == []
+    assert len(seen) >= 6
+    assert all(len(line.split()) == 1 for line in lines), lines  # no error of any kind
+    assert int(lines[-1]) >= 6
