@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from server_helpers import client_frame
 
+from turbosio.server import frames
 from turbosio.server.frames import (
     OP_BINARY,
     OP_CLOSE,
@@ -82,13 +83,22 @@ def test_parse_close_without_payload_is_1005() -> None:
     assert parse_close(b"\x03\xe9away") == (1001, "away")
 
 
+@pytest.mark.parametrize("implementation", ["installed", "fallback"])
 @pytest.mark.parametrize("length", [0, 1, 3, 4, 5, 7, 8, 13, 1000, 70000])
-def test_unmask_matches_the_rfc_definition(length: int) -> None:
+def test_unmask_matches_the_rfc_definition(length: int, implementation: str) -> None:
+    """Both ways of unmasking: the one in use (websockets' C function) and the big-integer
+    XOR used without it."""
+    function = unmask if implementation == "installed" else frames._unmask_int
     payload = bytes((i * 7 + 3) % 256 for i in range(length))
     mask = b"\x9f\x01\xe2\x44"
     expected = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    assert unmask(payload, mask) == expected
-    assert unmask(expected, mask) == payload
+    assert function(payload, mask) == expected
+    assert function(expected, mask) == payload
+
+
+def test_unmask_is_the_c_function_where_websockets_has_it() -> None:
+    speedups = pytest.importorskip("websockets.speedups")
+    assert frames._unmask is speedups.apply_mask
 
 
 # Parsing: what goes through
