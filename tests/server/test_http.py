@@ -37,6 +37,16 @@ async def test_request_is_described_to_the_app(server: Server) -> None:
     writer.close()
 
 
+async def test_a_fragment_is_not_part_of_the_query(server: Server) -> None:
+    """A client should not send one, but one that does gets its query without it."""
+    reader, writer = await connect(server.port)
+    writer.write(b"GET /echo?x=1&y=2#top HTTP/1.1\r\nHost: h\r\n\r\n")
+    seen = json.loads((await read_response(reader)).body)
+    assert seen["query_string"] == "x=1&y=2"
+    assert seen["query"] == {"x": "1", "y": "2"}
+    writer.close()
+
+
 async def test_recurring_header_values_are_shared_between_requests(
     app: EchoApp, server: Server
 ) -> None:

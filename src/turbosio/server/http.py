@@ -184,7 +184,9 @@ class HttpRequest:
         if "%" in path:
             path = unquote(path)
         self.path = path
-        if b"#" in query_string:
+        # find, not "in": bytes' "in" first tries its operand as an int, and pays for the
+        # TypeError it raises and clears.
+        if query_string.find(b"#") >= 0:
             query_string = query_string.partition(b"#")[0]
         qs = query_string.decode("latin-1")
         self.query_string = qs
