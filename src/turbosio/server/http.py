@@ -65,6 +65,12 @@ LINGER_BYTES = 8 * 1024 * 1024
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _NO_BODY_STATUSES = frozenset((204, 304))
 _status_lines: dict[int, bytes] = {}
+_METHODS = {m.encode(): m for m in ("GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE", "PATCH")}
+# The Content-Length lines of short bodies, made once ("ok", a payload of a few packets).
+_SHORT_BODY = 512
+_LENGTH_LINES = [b"content-length: %d\r\n" % n for n in range(_SHORT_BODY)]
+# The header map of a connection between requests (never written to).
+_NO_HEADERS: dict[str, str] = {}
 
 
 class App(Protocol):
@@ -260,7 +266,8 @@ class HttpConnection(Connection):
         "_current",
         "_dispatching",
         "_error",
-        "_header_bytes",
+        "_header_budget",
+        "_header_map",
         "_headers",
         "_linger",
         "_lost",
@@ -279,7 +286,10 @@ class HttpConnection(Connection):
         self._client: tuple[str, int] | None = None
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._header_bytes = 0
+        # What the headers of the request being read may still take (max_header_size).
+        self._header_budget = 0
+        # The headers of the request being read, decoded once they are all in.
+        self._header_map: dict[str, str] = _NO_HEADERS
         self._body: list[bytes] = []
         self._body_len = 0
         # Requests parsed but not yet handed over, and the one the app is answering.
@@ -414,11 +424,13 @@ class HttpConnection(Connection):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
+        state = self._state
+        limits = state.limits
         self._reading = True
-        self._deadline = self._state.now + self._state.limits.request_timeout
+        self._deadline = state.now + limits.request_timeout
         self._url = b""
         self._headers = []
-        self._header_bytes = 0
+        self._header_budget = limits.max_header_size
         self._body = []
         self._body_len = 0
 
@@ -429,24 +441,26 @@ class HttpConnection(Connection):
             raise _Abort
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > self._state.limits.max_header_size:
+        budget = self._header_budget = self._header_budget - len(name) - len(value) - 4
+        if budget < 0:
             self._client_error(431, "request headers too large")
             raise _Abort
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        length = 0
-        expect = False
-        for name, value in self._headers:
-            if len(name) == 14 and name.lower() == b"content-length":
-                length = int(value) if value.isdigit() else 0
-            elif len(name) == 6 and name.lower() == b"expect":
-                expect = value.lower() == b"100-continue"
-        if length > self._state.app.max_body_size:
+        headers = self._header_map = decode_headers(self._headers)
+        length = headers.get("content-length")
+        # (A length that is not a number, or a repeated one, is llhttp's to refuse.)
+        if length is not None and length.isdigit() and int(length) > self._state.app.max_body_size:
             self._client_error(413, "request body too large")
             raise _Abort
-        if expect and self._current is None and not self._pending:
+        expect = headers.get("expect")
+        if (
+            expect is not None
+            and expect.lower() == "100-continue"
+            and self._current is None
+            and not self._pending
+        ):
             # The client waits for this before sending the body (curl does, for a second).
             self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -463,8 +477,10 @@ class HttpConnection(Connection):
         # Whole: no deadline while the application answers (a long-poll may be held).
         self._reading = False
         self._deadline = 0.0
-        headers = decode_headers(self._headers)
-        method = parser.get_method().decode("latin-1")
+        headers = self._header_map
+        self._header_map = _NO_HEADERS
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("latin-1")
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         keep_alive = parser.should_keep_alive()
         upgrade = headers.get("upgrade")
@@ -527,7 +543,16 @@ class HttpConnection(Connection):
             while self._current is None and self._transport is not None:
                 if self._pending:
                     request = self._current = self._pending.pop(0)
-                    self._call_app(request)
+                    # The application's turn (inline: a call less per request).
+                    try:
+                        if isinstance(request, HttpWebSocketRequest):
+                            self._state.app.handle_websocket(request)
+                        else:
+                            self._state.app.handle_request(request)
+                    except Exception:
+                        logger.exception("error in the application handling %r", request)
+                        if not request._done:
+                            request.respond(500, [], b"Internal Server Error")
                     continue
                 if self._error:
                     self._write(_error_response(self._error))
@@ -545,18 +570,6 @@ class HttpConnection(Connection):
         finally:
             self._dispatching = False
 
-    def _call_app(self, request: HttpRequest) -> None:
-        app = self._state.app
-        try:
-            if isinstance(request, HttpWebSocketRequest):
-                app.handle_websocket(request)
-            else:
-                app.handle_request(request)
-        except Exception:
-            logger.exception("error in the application handling %r", request)
-            if not request._done:
-                request.respond(500, [], b"Internal Server Error")
-
     def _respond(self, request: HttpRequest, status: int, headers: Headers, body: bytes) -> None:
         if self._transport is None:
             return
@@ -573,14 +586,17 @@ class HttpConnection(Connection):
         if status in _NO_BODY_STATUSES or status < 200:
             body = tail = b""
         else:
-            tail = b"content-length: %d\r\n" % len(body)
+            size = len(body)
+            tail = _LENGTH_LINES[size] if size < _SHORT_BODY else b"content-length: %d\r\n" % size
             if request.method == "HEAD":
                 body = b""
         if not keep_alive:
             tail += b"connection: close\r\n"
-        elif request.headers.get("connection", "").lower() == "keep-alive":
-            # An HTTP/1.0 client asked to keep the connection; say we do.
-            tail += b"connection: keep-alive\r\n"
+        else:
+            connection = request.headers.get("connection")
+            if connection is not None and connection.lower() == "keep-alive":
+                # An HTTP/1.0 client asked to keep the connection; say we do.
+                tail += b"connection: keep-alive\r\n"
         line = _status_lines.get(status) or _status_line(status)
         # Connection._write, inlined: one response per request is the hot path.
         self._out.append(b"".join((line, block[0], tail, b"\r\n", body)))

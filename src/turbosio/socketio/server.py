@@ -110,6 +110,8 @@ class Server:
             if name not in ("polling", "websocket"):
                 raise ValueError(f'unknown transport "{name}": use "polling" and/or "websocket"')
         self.path = "/" + path.strip("/")
+        # What the path's own requests start with ("/socket.io/?EIO=4..."), made once.
+        self._prefix = self.path + "/"
         self.parser = parser if parser is not None else json_parser
         self.max_attachments = max_attachments
         self.connect_timeout = connect_timeout
@@ -358,7 +360,7 @@ class Server:
 
     def owns(self, path: str) -> bool:
         """True for paths this server answers itself (the Socket.IO path, static files)."""
-        if path == self.path or path.startswith(self.path + "/"):
+        if path.startswith(self._prefix) or path == self.path:
             return True
         return self._static_target(path) is not None
 
@@ -368,9 +370,9 @@ class Server:
         if loop is None or not loop.is_running():
             self._bind_loop()
         path = request.path
-        if path == self.path or path.startswith(self.path + "/"):
+        if path.startswith(self._prefix) or path == self.path:
             # Engine.IO's own requests come to the path itself (no file name): no lookup.
-            filename = path[len(self.path) + 1 :]
+            filename = path[len(self._prefix) :]
             client_files = self._client_files
             if not filename or client_files is None or not client_files.handles(request, filename):
                 self.engine.handle_request(request)
@@ -395,7 +397,7 @@ class Server:
         if loop is None or not loop.is_running():
             self._bind_loop()
         path = request.path
-        if path == self.path or path.startswith(self.path + "/"):
+        if path.startswith(self._prefix) or path == self.path:
             self.engine.handle_websocket(request)
         else:
             request.reject(404, [("Content-Type", "text/plain")], b"Not Found")
