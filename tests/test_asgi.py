@@ -29,6 +29,9 @@ pytestmark = pytest.mark.uvicorn
 
 MAX_BODY = 1000
 MAX_MESSAGE = 100
+#: What "interleave" sends: the handler's own sends first, then those of the callbacks it
+#: scheduled.
+INTERLEAVED = [f"r{i}" for i in range(20)] + ["r-last"] + [f"w{i}" for i in range(20)]
 
 
 class EchoHandler:
@@ -44,6 +47,14 @@ class EchoHandler:
         elif data == "burst":
             for i in range(50):
                 self.ws.send_text(f"m{i}")
+        elif data == "interleave":
+            # Sends made while a message is handled, interleaved with callbacks that send
+            # after it: all arrive once, the handler's first, each group in its order.
+            loop = asyncio.get_running_loop()
+            for i in range(20):
+                self.ws.send_text(f"r{i}")
+                loop.call_soon(self.ws.send_text, f"w{i}")
+            self.ws.send_text("r-last")
         elif data == "shared":
             message = SharedMessage(b"\x00shared")
             self.ws.send_shared(message)
@@ -235,6 +246,8 @@ async def test_websocket_echo(uvicorn_url: str, echo_app: EchoApp) -> None:
         await ws.send_str("burst")
         # Sends made in one call arrive whole and in order.
         assert [await ws.receive_str(timeout=5) for _ in range(50)] == [f"m{i}" for i in range(50)]
+        await ws.send_str("interleave")
+        assert [await ws.receive_str(timeout=5) for _ in range(41)] == INTERLEAVED
         await ws.send_str("shared")
         assert await ws.receive_bytes(timeout=5) == b"\x00shared"
         assert await ws.receive_str(timeout=5) == "text shared"
@@ -364,6 +377,8 @@ async def test_under_hypercorn(echo_app: EchoApp, http: aiohttp.ClientSession) -
             assert await ws.receive_str(timeout=5) == "hello ?"
             await ws.send_bytes(b"\xff")
             assert await ws.receive_bytes(timeout=5) == b"\xff"
+            await ws.send_str("interleave")
+            assert [await ws.receive_str(timeout=5) for _ in range(41)] == INTERLEAVED
             await ws.send_bytes(b"b" * (MAX_MESSAGE + 1))
             message = await ws.receive(timeout=5)
             assert message.type == aiohttp.WSMsgType.CLOSE
