@@ -30,13 +30,13 @@ demo: $(STAMP)
 	TURBOSIO_CLIENT_DIR=tests/js/node_modules/socket.io-client/dist $(PY) -m turbosio demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
 
 fmt: $(STAMP)
-	$(VENV)/bin/ruff format src tests
-	$(VENV)/bin/ruff check --fix src tests
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 # The browser tests (tests/demo) drive /usr/bin/chromium: install it when it is missing.
 .PHONY: chromium

@@ -303,7 +303,12 @@ async def ws_connect_many(
             client = await connect()
             if room:
                 done = asyncio.get_running_loop().create_future()
-                client.on_frames = lambda count, done=done: done.done() or done.set_result(None)
+
+                def joined(count: int, done: asyncio.Future[None] = done) -> None:
+                    if not done.done():
+                        done.set_result(None)
+
+                client.on_frames = joined
                 client.send(join)
                 await done
                 client.on_frames = _ignore
@@ -361,10 +366,10 @@ class HttpClient(asyncio.Protocol):
             body = buf[end + 4 : end + 4 + length]
             self.buf = buf[end + 4 + length :]
         elif b"transfer-encoding: chunked" in head:
-            body, rest = _dechunk(buf[end + 4 :])
-            if body is None:
+            whole, rest = _dechunk(buf[end + 4 :])
+            if whole is None:
                 return
-            self.buf = rest
+            body, self.buf = whole, rest
         else:
             body, self.buf = b"", buf[end + 4 :]
         waiter, self.waiter = self.waiter, None
@@ -382,7 +387,7 @@ class HttpClient(asyncio.Protocol):
 
 
 def _dechunk(data: bytes) -> tuple[bytes | None, bytes]:
-    out = []
+    out: list[bytes] = []
     pos = 0
     while True:
         eol = data.find(b"\r\n", pos)

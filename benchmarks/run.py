@@ -482,12 +482,12 @@ def verdict(sc: Scenario, results: dict[str, dict[str, Any]], ceiling: float | N
             ok = t / n <= sc.node_target
             notes.append(f"{'met' if ok else 'MISSED'} <={sc.node_target}x Node")
     if sc.key != "latency":
-        r = better_by(sc, t, p)
-        if r is not None:
-            notes.append(f"{'met' if r >= 8 else 'MISSED'} 8x py")
-        r = better_by(sc, a, p)
-        if r is not None:
-            notes.append(f"{'met' if r >= 3 else 'MISSED'} asgi 3x py")
+        ratio = better_by(sc, t, p)
+        if ratio is not None:
+            notes.append(f"{'met' if ratio >= 8 else 'MISSED'} 8x py")
+        ratio = better_by(sc, a, p)
+        if ratio is not None:
+            notes.append(f"{'met' if ratio >= 3 else 'MISSED'} asgi 3x py")
     share = loadgen_share(results.get("turbosio"))
     if sc.higher_is_better and share is not None and share >= GENERATOR_BOUND:
         # The generator had no CPU to spare: turbosio's figure is a floor, not its own.
