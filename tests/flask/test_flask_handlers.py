@@ -433,6 +433,24 @@ def test_namespaces_are_separate(app: Flask, socketio: SocketIO) -> None:
     assert client.get_received() == [{"name": "here", "args": ["/"], "namespace": "/"}]
 
 
+def test_emit_to_a_namespace_named_without_its_slash(app: Flask, socketio: SocketIO) -> None:
+    """``emit(..., namespace="chat")`` in a handler means the namespace "/chat"."""
+
+    @socketio.on("cross")
+    def cross(text: str) -> None:
+        emit("news", text, namespace="chat", broadcast=True)
+
+    @socketio.on("connect", namespace="/chat")
+    def chat_connect() -> None:
+        pass
+
+    client = socketio.test_client(app)
+    client.connect(namespace="/chat")
+    client.emit("cross", "hi")
+    assert client.get_received("/chat") == [{"name": "news", "args": ["hi"], "namespace": "/chat"}]
+    assert client.get_received() == []
+
+
 def test_unknown_namespace_is_refused(app: Flask, socketio: SocketIO) -> None:
     client = socketio.test_client(app, namespace="/nowhere")
     assert not client.is_connected("/nowhere")
@@ -594,6 +612,19 @@ def test_request_carries_the_connection_request(app: Flask, socketio: SocketIO) 
 
     client = socketio.test_client(app, query_string="room=kitchen", headers={"X-Token": "t"})
     assert client.emit("req", callback=True) == ["kitchen", "t"]
+
+
+def test_request_body_fields_are_empty_in_every_event(app: Flask, socketio: SocketIO) -> None:
+    """The connection request is a GET without a body: form and files are empty in each
+    event's request, and each event's context ends cleanly after the handler read them."""
+
+    @socketio.on("body")
+    def body() -> list[Any]:
+        return [dict(request.form), list(request.files), request.method, request.args.get("k")]
+
+    client = socketio.test_client(app, query_string="k=v")
+    for _ in range(3):
+        assert client.emit("body", callback=True) == [{}, [], "GET", "v"]
 
 
 def test_managed_session_is_a_copy_per_connection(app: Flask, socketio: SocketIO) -> None:

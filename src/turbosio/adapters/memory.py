@@ -115,6 +115,11 @@ class InMemoryAdapter:
             for socket in self._select(opts):
                 socket._deliver(messages, True)
             return
+        if not opts.rooms and not opts.except_:
+            # Everyone in the namespace: no room to look up, no one to leave out.
+            for socket in list(self.nsp.sockets.values()):
+                socket._deliver(messages)
+            return
         for socket in self._select(opts):
             socket._deliver(messages)
 

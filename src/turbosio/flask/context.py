@@ -11,7 +11,7 @@ from typing import Any
 
 import flask
 
-from .extension import SocketIO, current_client
+from .extension import SocketIO, _norm, current_client
 
 __all__ = ["call", "close_room", "disconnect", "emit", "join_room", "leave_room", "rooms", "send"]
 
@@ -42,13 +42,18 @@ def emit(event: str, *args: Any, **kwargs: Any) -> None:
     client's acknowledgement. A single tuple argument is sent as several arguments.
     """
     socketio, sid, current_namespace = _context()
-    namespace = kwargs.pop("namespace", None) or current_namespace
+    namespace = kwargs.pop("namespace", None)
+    namespace = _norm(namespace) if namespace else current_namespace
     broadcast = kwargs.pop("broadcast", False)
     to = kwargs.pop("to", None) or kwargs.pop("room", None)
     kwargs.pop("room", None)
     if to is None and not broadcast:
         to = sid
-    socketio.emit(event, *args, namespace=namespace, to=to, **kwargs)
+    if kwargs:
+        socketio.emit(event, *args, namespace=namespace, to=to, **kwargs)
+    else:
+        # The usual call: no other option, so none to read again.
+        socketio._emit(event, args, namespace, to, True, None, None, False)
 
 
 def send(message: Any, **kwargs: Any) -> None:

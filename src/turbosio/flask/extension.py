@@ -162,7 +162,10 @@ def _event_context(conn: _Conn, app: flask.Flask, session: SessionMixin | None) 
         state.pop("_session", None)
         state.pop("session", None)
         # A copy taken before the handler runs: what it sets on its request stays its own.
-        state["request"] = _clone(ctx.request)
+        request = state["request"] = _clone(ctx.request)
+        # The connection's request is a GET without a body, so it has no uploaded files for
+        # Werkzeug's Request.close to close when each event's context ends: skip the call.
+        request.__dict__["close"] = _nothing_to_close
         conn.template = state
         return ctx
     ctx = _EventContext.__new__(_EventContext)
@@ -173,6 +176,10 @@ def _event_context(conn: _Conn, app: flask.Flask, session: SessionMixin | None) 
     state[_SESSION_FIELD] = session
     ctx.__dict__.update(state)
     return ctx
+
+
+def _nothing_to_close() -> None:
+    """Stands in for ``Request.close`` on the event contexts' copies of the request."""
 
 
 def _clone(request: Any) -> Any:
@@ -786,6 +793,20 @@ class SocketIO:
         local = bool(kwargs.pop("ignore_queue", False))
         if kwargs:
             raise TypeError(f"emit() got unexpected keyword argument(s) {', '.join(kwargs)}")
+        self._emit(event, args, namespace, to, include_self, skip_sid, callback, local)
+
+    def _emit(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        namespace: str,
+        to: Any,
+        include_self: bool,
+        skip_sid: Any,
+        callback: Callable[..., Any] | None,
+        local: bool,
+    ) -> None:
+        """:meth:`emit` with its options read (``namespace`` normalised)."""
         if not include_self and not skip_sid:
             skip_sid = _sender_sid()
         data = _args(args)

@@ -20,7 +20,7 @@ from .reasons import RESERVED_EVENTS
 if TYPE_CHECKING:
     from .namespace import Namespace
 
-__all__ = ["BroadcastOperator", "ack_value"]
+__all__ = ["BroadcastOperator", "ack_value", "broadcast_event"]
 
 
 def ack_value(values: tuple[Any, ...] | list[Any]) -> Any:
@@ -44,6 +44,20 @@ def _names(room: str | Iterable[str]) -> frozenset[str]:
 #: Shared by every plain broadcast (both are immutable).
 _NO_FLAGS = BroadcastFlags()
 _EVERYONE = BroadcastOptions(flags=_NO_FLAGS)
+
+
+def broadcast_event(
+    nsp: Namespace, event: str, args: tuple[Any, ...], opts: BroadcastOptions = _EVERYONE
+) -> None:
+    """Send ``event`` with ``args`` to the sockets of ``nsp`` that ``opts`` selects (every
+    one by default). Safe to call from another thread (it is then handed to the loop)."""
+    server = nsp.server
+    if server._foreign_thread():
+        server._call_soon_threadsafe(partial(broadcast_event, nsp, event, args, opts))
+        return
+    if event in RESERVED_EVENTS:
+        raise ValueError(f'"{event}" is a reserved event name: choose another one')
+    nsp.adapter.broadcast(Packet(PacketType.EVENT, nsp.name, [event, *args]), opts)
 
 
 class BroadcastOperator:
@@ -112,14 +126,7 @@ class BroadcastOperator:
 
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to every selected socket. Safe to call from another thread."""
-        server = self._nsp.server
-        if server._foreign_thread():
-            server._call_soon_threadsafe(partial(self.emit, event, *args))
-            return
-        if event in RESERVED_EVENTS:
-            raise ValueError(f'"{event}" is a reserved event name: choose another one')
-        packet = Packet(PacketType.EVENT, self._nsp.name, [event, *args])
-        self._nsp.adapter.broadcast(packet, self._options())
+        broadcast_event(self._nsp, event, args, self._options())
 
     def send(self, *args: Any) -> None:
         """Emit a ``"message"`` event."""

@@ -17,7 +17,7 @@ from ..engineio.ids import random_id
 from ..engineio.io import SharedMessage
 from ..exceptions import ConnectionRefused
 from ..protocol.socketio import Packet, PacketType, encode_event_text, json_parser
-from .broadcast import BroadcastOperator
+from .broadcast import BroadcastOperator, broadcast_event
 from .dispatch import call_handler, is_async_callable, spawn
 from .reasons import RESERVED_EVENTS
 from .socket import Socket
@@ -229,7 +229,7 @@ class Namespace:
 
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to every socket of the namespace."""
-        self._operator().emit(event, *args)
+        broadcast_event(self, event, args)
 
     def send(self, *args: Any) -> None:
         """Emit a ``"message"`` event to every socket of the namespace."""
