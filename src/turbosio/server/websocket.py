@@ -114,7 +114,11 @@ class WebSocketConnection(Connection):
             return
         payload = data.encode()
         n = len(payload)
-        self._write(_TEXT_HEADERS[n] + payload if n < 126 else text_frame(data))
+        # Connection._write, inlined: one call less for every message sent.
+        self._out.append(_TEXT_HEADERS[n] + payload if n < 126 else text_frame(data))
+        if not self._dirty:
+            self._dirty = True
+            self._state.flusher.add(self)
 
     def send_bytes(self, data: bytes) -> None:
         """Queue one binary message (dropped once the connection is closing)."""

@@ -287,9 +287,14 @@ class Socket:
         if not self.connected:
             return
         args = _ack_args(result)
-        text = encode_ack_text(self.nsp.name, args, ack_id) if self.nsp.fast_text else None
+        nsp = self.nsp
+        text = encode_ack_text(nsp.name, args, ack_id) if nsp.fast_text else None
         if text is not None:
-            self._write_text(text)
+            pending = self._pending
+            if pending is None:
+                self._session.write(text)
+            else:
+                pending.append(text)
         else:
             self._send_packet(Packet(PacketType.ACK, self.nsp.name, args, ack_id))
 
