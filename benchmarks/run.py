@@ -150,6 +150,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             "msg/s",
             node_target=1.4,
             calibrate=True,
+            asgi_floor=True,
         ),
         Scenario(
             "echo_w16",

@@ -192,6 +192,16 @@ async def test_uvicorn_floor_app_takes_the_connect_scenario(
     assert result["values"][0] > 0
 
 
+async def test_uvicorn_floor_app_takes_the_echo_scenario(floor_server: tuple[int, int]) -> None:
+    """The bare ASGI app acknowledges the echo scenario's events as the benchmark app does,
+    so run.py can measure uvicorn's own floor for that row too."""
+    port, pid = floor_server
+    result = await run_loadgen(
+        port, "--server-pid", str(pid), "--clients", "4", "--window", "1", scenario="echo"
+    )
+    assert result["values"][0] > 0
+
+
 @pytest.mark.parametrize("scenario", ["polling_echo", "connect_upgrade"])
 async def test_bare_server_takes_the_polling_scenarios(
     bare_server: tuple[int, int], scenario: str, generator: tuple[str, list[str]]
