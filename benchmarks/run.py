@@ -199,6 +199,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             "conn/s",
             node_target=2.0,
             calibrate=True,
+            asgi_floor=True,
         ),
         Scenario(
             "memory",
@@ -216,6 +217,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             ["polling_echo"],
             "msg/s",
             calibrate=True,
+            asgi_floor=True,
         ),
         Scenario(
             "latency",

@@ -203,6 +203,20 @@ async def test_uvicorn_floor_app_takes_the_echo_scenario(floor_server: tuple[int
 
 
 @pytest.mark.parametrize("scenario", ["polling_echo", "connect_upgrade"])
+async def test_uvicorn_floor_app_takes_the_polling_scenarios(
+    floor_server: tuple[int, int], scenario: str, generator: tuple[str, list[str]]
+) -> None:
+    """The bare ASGI app answers the polling rows as the benchmark app does (handshake, POSTed
+    packets, held GETs, the upgrade's probe), so run.py can measure uvicorn's floor there."""
+    port, pid = floor_server
+    result = await run_loadgen(
+        port, "--server-pid", str(pid), "--clients", "4", *generator[1], scenario=scenario
+    )
+    assert not result["errors"], result["errors"]
+    assert result["values"][0] > 0
+
+
+@pytest.mark.parametrize("scenario", ["polling_echo", "connect_upgrade"])
 async def test_bare_server_takes_the_polling_scenarios(
     bare_server: tuple[int, int], scenario: str, generator: tuple[str, list[str]]
 ) -> None:
