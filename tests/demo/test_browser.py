@@ -121,6 +121,36 @@ async def test_chat(open_page: OpenPage, transport: str) -> None:
     await expect(alice.locator("#online li")).to_have_text(["alice", "bob"])
 
 
+async def test_chat_message_sent_before_the_join_answer(
+    open_page: OpenPage, transport: str
+) -> None:
+    # A message typed into a room the page has just joined, before the server's answer to the
+    # join (the room's history) is back: the history must not wipe it, and its acknowledgement
+    # still marks it delivered. Both forms are submitted in one task, so the answer cannot
+    # have arrived in between.
+    room = f"early-{transport}"  # a room of its own: the server keeps a room's history
+    dave = await open_page("/chat")
+    await enter(dave, "dave", transport, "#chat")
+    await dave.evaluate(
+        """(room) => {
+            document.getElementById("room-name").value = room;
+            document.getElementById("join-room").requestSubmit();
+            document.getElementById("text").value = "first words";
+            document.getElementById("send").requestSubmit();
+        }""",
+        room,
+    )
+    await expect(dave.locator("#room-title")).to_have_text("# " + room)
+    mine = dave.locator("#messages li.mine", has_text="first words")
+    await expect(mine).to_have_attribute("data-status", "delivered")
+    # The message is in the room's history on the server too: a second visitor sees it.
+    erin = await open_page("/chat")
+    await enter(erin, "erin", transport, "#chat")
+    await erin.fill("#room-name", room)
+    await erin.press("#room-name", "Enter")
+    await expect(erin.locator("#messages li", has_text="first words")).to_be_visible()
+
+
 async def leaderboard(page: Any) -> list[tuple[str, int]]:
     rows = page.locator("#leaderboard li")
     return [

@@ -52,11 +52,17 @@
   }
 
   function join(room) {
+    // The history replaces what the page showed before the join (after a reconnection, it
+    // holds those messages again); what was added since (a message sent before this answer
+    // came back, a notice) stays after it.
+    const before = new Set(rooms.get(room)?.items || []);
     socket.emit("join", room, (history) => {
-      if (!history) return;
-      const state = rooms.get(room) || { items: [], unread: 0 };
-      state.items = history.map((msg) => ({ kind: "message", ...msg, status: "delivered" }));
-      rooms.set(room, state);
+      const state = rooms.get(room);
+      if (!history || !state) return; // refused, or left before the answer came
+      const since = state.items.filter((item) => !before.has(item));
+      state.items = history
+        .map((msg) => ({ kind: "message", ...msg, status: "delivered" }))
+        .concat(since);
       if (room === current) renderMessages();
       renderRooms();
     });
