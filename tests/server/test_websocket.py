@@ -128,6 +128,19 @@ async def test_frames_sent_with_the_handshake_are_not_lost(server: Server) -> No
     writer.close()
 
 
+async def test_client_that_half_closes_after_its_frames_still_gets_the_answers(
+    server: Server,
+) -> None:
+    """The 101 and the echo, still waiting for the flush when the EOF is read, go out."""
+    reader, writer = await connect(server.port)
+    writer.write(upgrade_request() + client_frame(OP_TEXT, b"last words"))
+    writer.write_eof()
+    assert (await read_response(reader)).status == 101
+    assert await read_frame(reader) == (True, OP_TEXT, b"last words")
+    assert await read_eof(reader) == b""
+    writer.close()
+
+
 async def test_frames_sent_before_a_late_accept_are_kept_in_order(server: Server) -> None:
     reader, writer = await connect(server.port)
     writer.write(upgrade_request("/ws-later") + client_frame(OP_TEXT, b"one"))

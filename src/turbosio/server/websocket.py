@@ -202,7 +202,12 @@ class WebSocketConnection(Connection):
             self._closed(1006)
 
     def eof_received(self) -> bool | None:
-        """The peer half-closed: the connection is over (``connection_lost`` follows)."""
+        """The peer half-closed: the connection is over (``connection_lost`` follows).
+
+        What is buffered and not flushed yet (the 101 and the open packet, answers to the
+        last frames) is written first: the peer may still be reading.
+        """
+        self._flush_now()
         return None
 
     def shutdown(self) -> None:
