@@ -150,8 +150,15 @@ class ASGIApp:
         except Exception:
             logger.exception("turbosio: error while handling %s %s", req.method, req.path)
             req.respond(500, [], b"")
-        if req.response is None and not await req.wait_response(receive):
-            return
+        if req.response is None:
+            if not await req.wait_response(receive):
+                return
+        else:
+            # Answered at once (a POST's "ok", a handshake): sent a loop turn later, closer to
+            # what the other requests of this turn caused. A POST's packets often fill the held
+            # GET of the same client, whose answer leaves a turn or two later: the answers then
+            # come to the client together (and, where it runs on this machine, wake it once).
+            await asyncio.sleep(0)
         response = req.response
         assert response is not None
         await _send_response(send, *response)
