@@ -27,7 +27,7 @@ logger = logging.getLogger("turbosio.server")
 
 #: How many loop turns more a flush may wait while each turn brings more connections with
 #: output (0: always flush in the turn after the first write).
-COALESCE_TURNS = 3
+COALESCE_TURNS = 5
 
 
 class Flusher:
